@@ -1,0 +1,7 @@
+"""`python -m passk` runs the command line."""
+
+import sys
+
+from passk.cli import main
+
+sys.exit(main())

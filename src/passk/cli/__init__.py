@@ -1,0 +1,58 @@
+"""The `passk` command: argument parsing and printing around the library's functions.
+
+Each subcommand calls one library function; library errors (`PasskError`) become one line on
+stderr and a non-zero exit status. Set PASSK_DEBUG=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from passk.errors import PasskError
+
+PROG = "passk"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return int(args.handler(args))
+    except PasskError as e:
+        if os.environ.get("PASSK_DEBUG"):
+            raise
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM stops a run the way Ctrl-C does: finished work is kept for --resume.
+    raise KeyboardInterrupt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from passk import __version__
+    from passk.cli import evaluate_command
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Judge code models by running their code: pass@k after Chen et al. (2021).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    evaluate_command.register(commands)
+    return parser

@@ -1,0 +1,83 @@
+"""Terminal output: the pass@k table and progress bars (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} samples/s" if speed else "- samples/s")
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr; yields update(done, total)."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    task = progress.add_task(description, total=None)
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    with progress:
+        yield update
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def print_summary(
+    summary: dict[str, Any], results: Path, summary_path: Path, console: Console | None = None
+) -> None:
+    """The pass@k table, coverage and outcome counts of an evaluation."""
+    console = console or Console(highlight=False)
+    spp = summary["samples_per_problem"]
+    per = str(spp["min"]) if spp["min"] == spp["max"] else f"{spp['min']}-{spp['max']}"
+    console.print(
+        f"{summary['benchmark']}: {summary['problems']} of {summary['benchmark_problems']} problems, "
+        f"{summary['samples']} samples ({per} per problem)"
+    )
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("metric")
+    table.add_column("%", justify="right")
+    table.add_column(f"{100 * summary['confidence']:.0f}% CI", justify="right")
+    for name, value in summary["pass_at_k"].items():
+        if value is None:
+            table.add_row(name, "-", summary["not_computable"][name])
+        else:
+            low, high = summary["confidence_intervals"][name]
+            table.add_row(name, _percent(value), f"{_percent(low)} - {_percent(high)}")
+    console.print(table)
+    outcomes = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items())
+    console.print(f"outcomes: {outcomes}")
+    if summary["errors"]:
+        console.print("errors: " + ", ".join(f"{k} {v}" for k, v in summary["errors"].items()))
+    console.print(f"results: {results}")
+    console.print(f"summary: {summary_path}")

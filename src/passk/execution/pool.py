@@ -1,0 +1,324 @@
+"""A pool of warm worker processes that run untrusted programs, one forked child per program.
+
+Each worker (`worker.py`, started with the real interpreter, isolated mode, an empty
+environment and a session of its own) imports what tests need once and then forks per sample,
+so a sample costs a fork rather than an interpreter start. The pool keeps one thread per
+worker: it hands the worker a job, waits for the verdict under a deadline, and restarts a
+worker that died or hung. Untrusted code never runs in this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from passk.errors import ExecutionError, InputError
+from passk.execution.verdict import Outcome, Verdict
+
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+_HEADER = struct.Struct(">I")
+_WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+_START_TIMEOUT_S = 60.0
+# How long past a job's own wall limit the pool waits for the worker's reply before it calls
+# the worker hung; the worker kills the sample at the wall limit itself.
+_REPLY_GRACE_S = 30.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-sample resource limits. `timeout` is CPU seconds; `wall_timeout` is real time."""
+
+    timeout: float = 3.0
+    wall_timeout: float | None = None  # default: 2 x timeout + 2 s, generous for loaded machines
+    max_memory_mb: int = 4096  # address space; 0 = unlimited
+    max_processes: int = 64
+    max_file_mb: int = 16
+    max_open_files: int = 256
+    max_output_kb: int = 64
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise InputError(f"--timeout must be positive, got {self.timeout}")
+        if self.wall_timeout is not None and self.wall_timeout < self.timeout:
+            raise InputError("--wall-timeout must be at least --timeout")
+        for name in (
+            "max_memory_mb",
+            "max_processes",
+            "max_file_mb",
+            "max_open_files",
+            "max_output_kb",
+        ):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} must not be negative")
+
+    @property
+    def wall_limit(self) -> float:
+        return self.wall_timeout if self.wall_timeout is not None else 2 * self.timeout + 2.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One program to run. `id` is the caller's, returned with the verdict."""
+
+    id: int
+    program: str
+
+
+def default_tmp_root() -> str:
+    """Work directories live on tmpfs where there is one: creating them costs ~0.1 ms, not ~2."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
+        return shm
+    return tempfile.gettempdir()
+
+
+class _WorkerProcess:
+    """One worker process and the pipes to it; used by one pool thread only."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        self.proc = subprocess.Popen(
+            [_real_executable(), "-I", "-B", str(WORKER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=_WORKER_ENV,
+            cwd="/",
+            start_new_session=True,
+            bufsize=0,
+        )
+        self._send(config)
+        ready = self._receive(time.monotonic() + _START_TIMEOUT_S)
+        if not ready or not ready.get("ready"):
+            self.kill()
+            raise ExecutionError(f"execution worker failed to start: {self.stderr_tail()}")
+
+    def run(self, job: Job, limits: Limits) -> dict[str, Any] | None:
+        """The worker's reply, or None when the worker died or hung (it is then killed)."""
+        try:
+            self._send(
+                {
+                    "id": job.id,
+                    "program": job.program,
+                    "timeout": limits.timeout,
+                    "wall_timeout": limits.wall_limit,
+                }
+            )
+            reply = self._receive(time.monotonic() + limits.wall_limit + _REPLY_GRACE_S)
+        except OSError:
+            reply = None
+        if reply is None:
+            self.kill()
+        return reply
+
+    def _send(self, obj: dict[str, Any]) -> None:
+        body = json.dumps(obj).encode()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(_HEADER.pack(len(body)) + body)
+
+    def _receive(self, deadline: float) -> dict[str, Any] | None:
+        header = self._read(_HEADER.size, deadline)
+        body = header and self._read(_HEADER.unpack(header)[0], deadline)
+        return json.loads(body) if body else None
+
+    def _read(self, size: int, deadline: float) -> bytes | None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        data = bytearray()
+        while len(data) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return None
+            chunk = os.read(fd, size - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return bytes(data)
+
+    def stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        return lines[-1] if lines else f"exit status {self.proc.poll()}"
+
+    def close(self) -> None:
+        """Ask the worker to stop (end of input), then make sure it has."""
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+        self._stderr.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, 9)
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _real_executable() -> str:
+    # A shim script in front of the interpreter (pyenv's) costs a shell start per worker
+    # and changes what the worker sees; resolve to the binary.
+    return os.path.realpath(sys.executable)
+
+
+class WorkerPool:
+    """Runs jobs on `workers` warm worker processes; verdicts come back as they finish.
+
+    >>> with WorkerPool(workers=1) as pool:  # doctest: +SKIP
+    ...     [v.outcome for _, v in pool.run([Job(0, "assert 1 + 1 == 2")])]
+    [<Outcome.PASSED: 'passed'>]
+    """
+
+    def __init__(
+        self,
+        workers: int = 2,
+        *,
+        limits: Limits | None = None,
+        preimports: Iterable[str] = (),
+        tmp_root: str | None = None,
+    ) -> None:
+        if workers < 1:
+            raise InputError(f"--workers must be at least 1, got {workers}")
+        self.workers = workers
+        self.limits = limits or Limits()
+        self._tmp = tempfile.mkdtemp(prefix="passk-", dir=tmp_root or default_tmp_root())
+        self._config = {
+            "preimports": list(preimports),
+            "tmp_root": self._tmp,
+            "guard": True,
+            "max_memory_bytes": self.limits.max_memory_mb << 20,
+            "max_processes": self.limits.max_processes,
+            "max_file_bytes": self.limits.max_file_mb << 20,
+            "max_open_files": self.limits.max_open_files,
+            "max_output_bytes": self.limits.max_output_kb << 10,
+        }
+        self._procs: list[_WorkerProcess] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def describe(self) -> dict[str, Any]:
+        """The limits every sample ran under, for results summaries."""
+        return {**asdict(self.limits), "wall_limit": self.limits.wall_limit}
+
+    def start(self) -> WorkerPool:
+        for _ in range(self.workers):
+            self._procs.append(_WorkerProcess(self._config))
+        return self
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Verdict]]:
+        """Yield (job id, verdict) for every job, in the order they finish."""
+        if not self._procs:
+            self.start()
+        todo: queue.Queue[Job | None] = queue.Queue()
+        done: queue.Queue[tuple[int, Verdict] | BaseException] = queue.Queue()
+        count = 0
+        for job in jobs:
+            todo.put(job)
+            count += 1
+        threads = [
+            threading.Thread(target=self._serve, args=(i, todo, done), daemon=True)
+            for i in range(len(self._procs))
+        ]
+        for _ in threads:
+            todo.put(None)
+        for t in threads:
+            t.start()
+        finished = False
+        try:
+            for _ in range(count):
+                item = done.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+            finished = True
+        finally:
+            if finished:
+                for t in threads:
+                    t.join()
+            else:  # stopped early: threads take no new job; closing the pool stops the rest
+                _drain(todo)
+
+    def _serve(
+        self,
+        slot: int,
+        todo: queue.Queue[Job | None],
+        done: queue.Queue[tuple[int, Verdict] | BaseException],
+    ) -> None:
+        while (job := todo.get()) is not None:
+            try:
+                done.put((job.id, self._run_one(slot, job)))
+            except BaseException as e:
+                done.put(e)
+                return
+
+    def _run_one(self, slot: int, job: Job) -> Verdict:
+        # A worker that dies under a sample is replaced and the sample tried once more, so one
+        # hostile sample cannot take the pool down, and a sample is never lost.
+        for _attempt in range(2):
+            reply = self._procs[slot].run(job, self.limits)
+            if reply is not None:
+                return _to_verdict(reply)
+            with self._lock:
+                if self._closed:
+                    break
+                self._procs[slot].close()
+                self._procs[slot] = _WorkerProcess(self._config)
+        return Verdict(
+            Outcome.ERROR, "WorkerDied", "the execution worker died twice on this sample"
+        )
+
+    def close(self, *, abort: bool = False) -> None:
+        """Stop the workers: after their current sample, or at once when aborting."""
+        with self._lock:
+            self._closed = True
+        for proc in self._procs:
+            proc.kill() if abort else proc.close()
+        self._procs.clear()
+        _remove_tree(self._tmp)
+
+    def __enter__(self) -> WorkerPool:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(abort=exc_type is not None)
+
+
+def _to_verdict(reply: dict[str, Any]) -> Verdict:
+    return Verdict(
+        outcome=Outcome(reply["outcome"]),
+        error=reply.get("error", ""),
+        message=reply.get("message", ""),
+        wall_s=reply.get("wall_s", 0.0),
+        cpu_s=reply.get("cpu_s", 0.0),
+        output=reply.get("output", ""),
+    )
+
+
+def _drain(q: queue.Queue[Any]) -> None:
+    try:
+        while True:
+            q.get_nowait()
+    except queue.Empty:
+        pass
+    for _ in range(64):
+        q.put(None)
+
+
+def _remove_tree(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)

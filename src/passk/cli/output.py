@@ -50,20 +50,6 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def print_execution_settings(limits: Any, workers: int | None) -> None:
-    """Say, before running anything, what limits and protections samples run under."""
-    import os
-    import sys
-
-    memory = f"{limits.max_memory_mb} MB" if limits.max_memory_mb else "no memory limit"
-    print(
-        f"execution: {workers or os.cpu_count() or 1} workers; per sample {limits.timeout:g} s CPU, "
-        f"{limits.wall_limit:g} s wall, {memory}, {limits.max_processes} processes; "
-        "isolation: rlimits + own session + fresh work dir (no namespaces, seccomp or gVisor)",
-        file=sys.stderr,
-    )
-
-
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
@@ -72,13 +58,14 @@ def print_summary(
     summary: dict[str, Any], results: Path, summary_path: Path, console: Console | None = None
 ) -> None:
     """The pass@k table, coverage and outcome counts of an evaluation."""
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, soft_wrap=True)
     spp = summary["samples_per_problem"]
     per = str(spp["min"]) if spp["min"] == spp["max"] else f"{spp['min']}-{spp['max']}"
-    console.print(
-        f"{summary['benchmark']}: {summary['problems']} of {summary['benchmark_problems']} problems, "
-        f"{summary['samples']} samples ({per} per problem)"
+    header = (
+        f"{summary['benchmark']}: {summary['problems']} of {summary['benchmark_problems']} "
+        f"problems, {summary['samples']} samples ({per} per problem)"
     )
+    console.print(header, markup=False)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("metric")
     table.add_column("%", justify="right")
@@ -91,8 +78,9 @@ def print_summary(
             table.add_row(name, _percent(value), f"{_percent(low)} - {_percent(high)}")
     console.print(table)
     outcomes = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items())
-    console.print(f"outcomes: {outcomes}")
+    console.print(f"outcomes: {outcomes}", markup=False)
     if summary["errors"]:
-        console.print("errors: " + ", ".join(f"{k} {v}" for k, v in summary["errors"].items()))
-    console.print(f"results: {results}")
-    console.print(f"summary: {summary_path}")
+        errors = ", ".join(f"{k} {v}" for k, v in summary["errors"].items())
+        console.print(f"errors: {errors}", markup=False)
+    console.print(f"results: {results}", markup=False)
+    console.print(f"summary: {summary_path}", markup=False)

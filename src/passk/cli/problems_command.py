@@ -18,8 +18,11 @@ def register(commands: Any) -> None:
         "solutions, which every correct harness must score at 100%%.",
     )
     p.add_argument("--benchmark", default="humaneval", help="benchmark name (default: humaneval)")
-    p.add_argument("--canonical", action="store_true",
-                   help="write samples (task_id, completion) of the canonical solutions")
+    p.add_argument(
+        "--canonical",
+        action="store_true",
+        help="write samples (task_id, completion) of the canonical solutions",
+    )
     p.add_argument("--copies", type=int, default=1, help="with --canonical: samples per problem")
     p.add_argument("--out", default=None, help="output JSONL (default: stdout)")
     p.set_defaults(handler=run)
@@ -34,8 +37,11 @@ def run(args: argparse.Namespace) -> int:
     bench = get_benchmark(args.benchmark)
     rows: list[dict[str, Any]]
     if args.canonical:
-        rows = [{"task_id": p.task_id, "completion_id": i, "completion": p.canonical_solution}
-                for i in range(args.copies) for p in bench.problems.values()]
+        rows = [
+            {"task_id": p.task_id, "completion_id": i, "completion": p.canonical_solution}
+            for i in range(args.copies)
+            for p in bench.problems.values()
+        ]
     else:
         rows = [vars(p).copy() for p in bench.problems.values()]
     if args.out:

@@ -92,7 +92,7 @@ class _WorkerProcess:
     def __init__(self, config: dict[str, Any]) -> None:
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self.proc = subprocess.Popen(
-            [_real_executable(), "-I", "-B", str(WORKER_SCRIPT)],
+            [sys.executable, "-I", "-B", str(WORKER_SCRIPT)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -171,12 +171,6 @@ class _WorkerProcess:
         self.proc.wait()
 
 
-def _real_executable() -> str:
-    # A shim script in front of the interpreter (pyenv's) costs a shell start per worker
-    # and changes what the worker sees; resolve to the binary.
-    return os.path.realpath(sys.executable)
-
-
 class WorkerPool:
     """Runs jobs on `workers` warm worker processes; verdicts come back as they finish.
 
@@ -215,6 +209,16 @@ class WorkerPool:
     def describe(self) -> dict[str, Any]:
         """The limits every sample ran under, for results summaries."""
         return {**asdict(self.limits), "wall_limit": self.limits.wall_limit}
+
+    def announcement(self) -> str:
+        """One line for users: how many workers, and what limits and protections samples get."""
+        lim = self.limits
+        memory = f"{lim.max_memory_mb} MB" if lim.max_memory_mb else "no memory limit"
+        return (
+            f"execution: {self.workers} workers; per sample {lim.timeout:g} s CPU, "
+            f"{lim.wall_limit:g} s wall, {memory}, {lim.max_processes} processes; "
+            "isolation: rlimits + own session + fresh work dir (no namespaces, seccomp or gVisor)"
+        )
 
     def start(self) -> WorkerPool:
         for _ in range(self.workers):

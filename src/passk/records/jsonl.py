@@ -73,6 +73,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     except OSError as e:
         raise OutputError(f"{path}: cannot write: {e.strerror}") from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -86,11 +87,20 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def check_writable(path: str | os.PathLike[str]) -> None:
     """Fail early, before any work, when path's folder cannot take a new file."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a directory")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise OutputError(f"{path}: cannot write: {blocker} is not a directory")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):

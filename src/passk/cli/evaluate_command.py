@@ -64,6 +64,20 @@ def register(commands: Any) -> None:
         action="store_true",
         help="continue an interrupted run: keep finished verdicts, run the rest",
     )
+    p.add_argument(
+        "--sandbox",
+        choices=["auto", "native", "bwrap", "gvisor", "none"],
+        default="auto",
+        help="isolation for samples: native namespaces + uid + seccomp (auto: when available), "
+        "bubblewrap, gVisor, or none (rlimits only; unsafe for untrusted code)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["assert", "io"],
+        default="assert",
+        help="assert: the paper's check program in one process (default); io: the test runs in "
+        "a trusted judge and the completion only answers calls with plain data (cheat-proof)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -73,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
     from passk.execution import Limits
 
     limits = Limits(timeout=args.timeout, wall_timeout=args.wall_timeout, max_memory_mb=args.memory)
+    if args.sandbox == "none":
+        print(
+            "passk: warning: --sandbox none: samples run with resource limits only and can read "
+            "and change your files and reach the network; use it only for code you trust",
+            file=sys.stderr,
+        )
     with _progress(not args.no_progress) as on_progress:
         evaluation = evaluate(
             args.samples,
@@ -84,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             on_progress=on_progress,
             on_start=lambda line: print(line, file=sys.stderr),
+            sandbox=args.sandbox,
+            mode=args.mode,
         )
     print_summary(evaluation.summary, evaluation.results_path, evaluation.summary_path)
     return 0

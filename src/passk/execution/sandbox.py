@@ -126,7 +126,7 @@ class Sandbox:
 
 
 def _bwrap_command(argv: list[str]) -> list[str]:
-    from passk.execution.isolation import MASKED, exposed_paths
+    from passk.execution.isolation import MASKED
 
     # No user namespace: the worker stays real root inside, so that it can give each slot its
     # own uid (in a user namespace only root would be mapped).
@@ -152,15 +152,37 @@ def _bwrap_command(argv: list[str]) -> list[str]:
     ]
     for home in MASKED:
         if os.path.isdir(home):
-            command += ["--tmpfs", home]
-    for path in exposed_paths():
-        if any(path.startswith(home + "/") for home in MASKED) and os.path.isdir(path):
-            command += ["--ro-bind", path, path]
+            command += ["--perms", "0755", "--tmpfs", home]
+    for path in _exposed_under_masks():
+        # bwrap would create the folders leading to a bind mount as 0700, closed to the uid
+        # that samples run as; make them traversable first.
+        for folder in _folders_between(path):
+            command += ["--perms", "0755", "--dir", folder]
+        command += ["--ro-bind", path, path]
     return [*command, "--", *argv]
 
 
-def _oci_spec(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+def _exposed_under_masks() -> list[str]:
+    """The exposed paths that a mask would hide, without those inside another of them."""
     from passk.execution.isolation import MASKED, exposed_paths
+
+    kept: list[str] = []
+    for path in sorted(set(exposed_paths())):
+        if not any(path.startswith(home + "/") for home in MASKED) or not os.path.isdir(path):
+            continue
+        if not any(path == k or path.startswith(k + "/") for k in kept):
+            kept.append(path)
+    return kept
+
+
+def _folders_between(path: str) -> list[str]:
+    """'/root/a/b/c' -> ['/root/a', '/root/a/b'] (the mask's own folder excluded)."""
+    parts = Path(path).parts
+    return [str(Path(*parts[: i + 1])) for i in range(2, len(parts) - 1)]
+
+
+def _oci_spec(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+    from passk.execution.isolation import MASKED
 
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc"},
@@ -181,11 +203,10 @@ def _oci_spec(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
                     "options": ["mode=0755", "size=1m"],
                 }
             )
-    for path in exposed_paths():
-        if any(path.startswith(home + "/") for home in MASKED) and os.path.isdir(path):
-            mounts.append(
-                {"destination": path, "type": "bind", "source": path, "options": ["rbind", "ro"]}
-            )
+    for path in _exposed_under_masks():
+        mounts.append(
+            {"destination": path, "type": "bind", "source": path, "options": ["rbind", "ro"]}
+        )
     return {
         "ociVersion": "1.0.2",
         "process": {

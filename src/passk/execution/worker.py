@@ -153,13 +153,27 @@ def _run_check(job: dict[str, Any], candidate: iomode.Candidate) -> tuple[str, s
     # The prompt's own helpers (HumanEval/32's `poly`, /38's `encode_cyclic`) are part of the
     # problem, so the judge defines them; the entry point it defines is never called.
     with contextlib.suppress(Exception):
-        exec(compile(job["prompt"], "<prompt>", "exec"), namespace)
+        exec(_compile_trusted(job["prompt"], "<prompt>"), namespace)
     # Some tests call the entry point by name as well (HumanEval/33 compares sort_third with
     # itself): in assert mode that name is the completion's function, so here it is the proxy.
     namespace[job["entry_point"]] = candidate
-    exec(compile(job["test"], "<test>", "exec"), namespace)
+    exec(_compile_trusted(job["test"], "<test>"), namespace)
     namespace["check"](candidate)
     return ("passed", "", "")
+
+
+_TRUSTED_CODE: dict[tuple[str, str], Any] = {}
+
+
+def _compile_trusted(source: str, name: str) -> Any:
+    """Compiled benchmark code (prompts, tests), cached in the worker: a problem's n samples
+    share it, and compiling it once before forking saves every judge the work."""
+    key = (source, name)
+    if key not in _TRUSTED_CODE:
+        if len(_TRUSTED_CODE) > 4096:
+            _TRUSTED_CODE.clear()
+        _TRUSTED_CODE[key] = compile(source, name, "exec")
+    return _TRUSTED_CODE[key]
 
 
 def _solution_end(pid: int, what: str) -> tuple[str, str, str]:
@@ -348,6 +362,10 @@ class Worker:
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         job["token"] = secrets.token_hex(16)
+        if job.get("mode") == "io":
+            for source, name in ((job["prompt"], "<prompt>"), (job["test"], "<test>")):
+                with contextlib.suppress(SyntaxError, ValueError):
+                    _compile_trusted(source, name)
         workdir = _make_workdir(self.tmp_root)
         if self.config.get("uid") is not None:
             os.chown(workdir, self.config["uid"], self.config["uid"])

@@ -87,7 +87,12 @@ def evaluate(
     pool = WorkerPool(
         workers or os.cpu_count() or 1, limits=limits, preimports=bench.preimports, sandbox=box
     )
-    settings = {"benchmark": bench.describe(), "mode": mode, "limits": pool.describe()}
+    settings = {
+        "benchmark": bench.describe(),
+        "mode": mode,
+        "sandbox": box.mode,
+        "limits": pool.describe(),
+    }
     if on_start:
         if box.notice:
             on_start(box.notice)
@@ -179,7 +184,7 @@ def _resumable(
         raise InputError(f"{journal}: not a passk journal; delete it or run without --resume")
     if dumps(header) != dumps(_plain(settings)):
         raise InputError(
-            f"{journal}: made with other settings (benchmark, limits or workers); "
+            f"{journal}: made with other settings (benchmark, mode, sandbox or limits); "
             "run without --resume to start over"
         )
     wanted = {s.key: s for s in samples}

@@ -30,7 +30,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 163
 _SYS_MOUNT_SETATTR = 442  # x86_64 and aarch64 share it (new syscalls use the common table)
 _AT_FDCWD, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY = -100, 0x8000, 1
 WORK_ROOT = "/tmp"
-_PR_SET_DUMPABLE = 4
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 MASKED = ("/root", "/home")  # users' homes: keys, tokens, shell histories
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -135,6 +135,11 @@ def _make_root_read_only() -> None:
 def set_undumpable() -> None:
     """No core dumps, and /proc/PID/fd, mem and ptrace closed to processes of the same uid."""
     _check(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when its parent dies (a worker killed mid-sample takes it along)."""
+    _check(_libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
 
 
 def drop_privileges(uid: int, gid: int) -> None:

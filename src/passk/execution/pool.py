@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import select
@@ -52,6 +53,10 @@ class Limits:
     max_output_kb: int = 64
 
     def __post_init__(self) -> None:
+        for name in ("timeout", "wall_timeout"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise InputError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
         if not self.timeout > 0:
             raise InputError(f"--timeout must be positive, got {self.timeout}")
         if self.wall_timeout is not None and self.wall_timeout < self.timeout:
@@ -217,10 +222,10 @@ class WorkerPool:
         self.workers = workers
         self.limits = limits or Limits()
         self.sandbox = sandbox or choose_sandbox("auto")
-        self._tmp = tempfile.mkdtemp(prefix="passk-", dir=tmp_root or default_tmp_root())
+        self._tmp_root = tmp_root or default_tmp_root()
+        self._tmp = ""  # made by start(), removed by close()
         self._config = {
             "preimports": list(preimports),
-            "tmp_root": self._tmp,
             "guard": True,
             "max_memory_bytes": self.limits.max_memory_mb << 20,
             "max_processes": self.limits.max_processes,
@@ -248,6 +253,9 @@ class WorkerPool:
         )
 
     def start(self) -> WorkerPool:
+        if not self._tmp:
+            self._tmp = tempfile.mkdtemp(prefix="passk-", dir=self._tmp_root)
+            self._config["tmp_root"] = self._tmp
         for slot in range(self.workers):
             self._procs.append(self._start_worker(slot))
         return self
@@ -325,7 +333,9 @@ class WorkerPool:
             proc.kill() if abort else proc.close()
         self._procs.clear()
         self.sandbox.close()
-        _remove_tree(self._tmp)
+        if self._tmp:
+            _remove_tree(self._tmp)
+            self._tmp = ""
 
     def __enter__(self) -> WorkerPool:
         return self.start()

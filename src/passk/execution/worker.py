@@ -1,16 +1,19 @@
 """passk's execution worker: a fork server that runs each untrusted program in a child of its own.
 
 This file runs as a separate process (started by `passk.execution.pool`, never imported by
-passk) and imports only the standard library. It imports the modules tests commonly need once,
-freezes its heap, then for every job forks a child that sets up its limits and runs the program.
-A fork of a warm process costs a few milliseconds where starting Python costs tens.
+passk); besides the standard library it imports only passk's own isolation, io-mode and codec
+modules. It enters the sandbox, imports the modules tests commonly need once, freezes its heap,
+then for every job forks a child that sets up its limits and runs the program. A fork of a warm
+process costs a millisecond or two where starting Python costs tens.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and a UTF-8 JSON object. The
 first frame configures the worker; each later frame is a job, answered by one reply frame.
 
 The child reports its end through a pipe, with a token the worker chose for this job: text a
-program prints, or an exit status it fakes, can never read as a pass. The verdict is the
-worker's, from what it observed (exit status, signal, CPU time, wall time) and that report.
+program prints, an exit status of 0, or a line written to any descriptor without the token
+never reads as a pass. The verdict is the worker's, from what it observed (exit status, signal,
+CPU time, wall time) and that report. A program that hunts the token in its own process's
+frames can still forge the report: in-process grading cannot stop that, io mode does.
 """
 
 from __future__ import annotations
@@ -90,6 +93,10 @@ def run_child(
     os.dup2(report_w, 3)
     os.closerange(4, 1 << 16)  # the worker's protocol pipes and everything else
     _set_limits(job, config)
+    # The worker's SIGCHLD wakeup descriptor is closed above; without this, the handler would
+    # write into whatever file the sample opens next under that number.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # The report is written with functions taken before the sample runs and encoded with
@@ -108,8 +115,14 @@ def run_child(
 
 
 def _drop_privileges(config: dict[str, Any]) -> None:
+    """Become the slot's uid (where there is one), then die with the worker: the kernel clears
+    the parent-death signal on a uid change, so it is set after."""
+    parent = os.getppid()
     if config.get("uid") is not None:
         isolation.drop_privileges(config["uid"], config["uid"])
+    isolation.die_with_parent()
+    if os.getppid() != parent:  # the worker died before the signal was armed
+        os._exit(70)
 
 
 def _judge(job: dict[str, Any], config: dict[str, Any]) -> tuple[str, str, str]:
@@ -120,6 +133,7 @@ def _judge(job: dict[str, Any], config: dict[str, Any]) -> tuple[str, str, str]:
     descriptors through /proc nor trace it.
     """
     isolation.set_undumpable()
+    isolation.die_with_parent()
     requests_r, requests_w = os.pipe()
     replies_r, replies_w = os.pipe()
     pid = os.fork()

@@ -9,6 +9,7 @@ worker that died or hung. Untrusted code never runs in this process.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import math
@@ -136,16 +137,20 @@ class _WorkerProcess:
             self.kill()
             raise ExecutionError(f"execution worker failed to start: {self.stderr_tail()}")
 
-    def run(self, job: Job, limits: Limits) -> dict[str, Any] | None:
-        """The worker's reply, or None when the worker died or hung (it is then killed)."""
+    def send(self, frame: bytes) -> bool:
+        """Queue a job frame for the worker; False when the worker is gone."""
+        assert self.proc.stdin is not None
         try:
-            self._send(
-                {
-                    **asdict(job),
-                    "timeout": limits.timeout,
-                    "wall_timeout": limits.wall_limit,
-                }
-            )
+            self.proc.stdin.write(frame)
+        except OSError:
+            return False
+        return True
+
+    def receive(self, limits: Limits) -> dict[str, Any] | None:
+        """The reply to the oldest job sent, or None when the worker died or hung (it is then
+        killed). The worker starts that job when it has answered the one before, so the wait
+        is bounded by one job's wall limit plus a grace period."""
+        try:
             reply = self._receive(time.monotonic() + limits.wall_limit + _REPLY_GRACE_S)
         except OSError:
             reply = None
@@ -154,9 +159,8 @@ class _WorkerProcess:
         return reply
 
     def _send(self, obj: dict[str, Any]) -> None:
-        body = json.dumps(obj).encode()
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(_HEADER.pack(len(body)) + body)
+        if not self.send(_frame(obj)):
+            raise ExecutionError(f"execution worker exited: {self.stderr_tail()}")
 
     def _receive(self, deadline: float) -> dict[str, Any] | None:
         header = self._read(_HEADER.size, deadline)
@@ -198,6 +202,18 @@ class _WorkerProcess:
         self.proc.kill()
         self.proc.wait()
         self._sandbox.stop(self.command)
+
+
+@dataclass
+class _InFlight:
+    job: Job
+    frame: bytes
+    attempts: int = 0
+
+
+# Jobs queued at one worker at a time: the next one is waiting when a sample ends.
+_PIPELINE = 2
+_PIPELINE_FRAME_LIMIT = 32 << 10
 
 
 class WorkerPool:
@@ -302,27 +318,76 @@ class WorkerPool:
         todo: queue.Queue[Job | None],
         done: queue.Queue[tuple[int, Verdict] | BaseException],
     ) -> None:
-        while (job := todo.get()) is not None:
-            try:
-                done.put((job.id, self._run_one(slot, job)))
-            except BaseException as e:
-                done.put(e)
-                return
+        try:
+            self._serve_slot(slot, todo, done)
+        except BaseException as e:  # handed to the consumer, raised there
+            done.put(e)
 
-    def _run_one(self, slot: int, job: Job) -> Verdict:
+    def _serve_slot(
+        self,
+        slot: int,
+        todo: queue.Queue[Job | None],
+        done: queue.Queue[tuple[int, Verdict] | BaseException],
+    ) -> None:
+        """Keep up to _PIPELINE jobs queued at this slot's worker, so that it never waits for
+        the next job; collect the replies in order."""
+        inflight: collections.deque[_InFlight] = collections.deque()
+        more = True
+        while True:
+            while more and len(inflight) < _PIPELINE:
+                job = todo.get()
+                if job is None:
+                    more = False
+                    break
+                entry = _InFlight(job, self._job_frame(job))
+                if inflight and len(entry.frame) > _PIPELINE_FRAME_LIMIT:
+                    # A large frame could fill the pipe while the worker is busy; send it only
+                    # when the worker is idle, so neither side can block on the other.
+                    self._finish_all(slot, inflight, done)
+                inflight.append(entry)
+                self._procs[slot].send(entry.frame)  # a dead worker shows in receive()
+            if not inflight:
+                return
+            self._finish_oldest(slot, inflight, done)
+
+    def _finish_all(
+        self, slot: int, inflight: collections.deque[_InFlight], done: queue.Queue[Any]
+    ) -> None:
+        while inflight:
+            self._finish_oldest(slot, inflight, done)
+
+    def _finish_oldest(
+        self, slot: int, inflight: collections.deque[_InFlight], done: queue.Queue[Any]
+    ) -> None:
         # A worker that dies under a sample is replaced and the sample tried once more, so one
         # hostile sample cannot take the pool down, and a sample is never lost.
-        for _attempt in range(2):
-            reply = self._procs[slot].run(job, self.limits)
-            if reply is not None:
-                return _to_verdict(reply)
-            with self._lock:
-                if self._closed:
-                    break
+        head = inflight[0]
+        reply = self._procs[slot].receive(self.limits)
+        if reply is not None:
+            inflight.popleft()
+            done.put((head.job.id, _to_verdict(reply)))
+            return
+        with self._lock:
+            closed = self._closed
+            if not closed:
                 self._procs[slot].close()
                 self._procs[slot] = self._start_worker(slot)
-        return Verdict(
-            Outcome.ERROR, "WorkerDied", "the execution worker died twice on this sample"
+        head.attempts += 1
+        if closed or head.attempts >= 2:
+            inflight.popleft()
+            why = "the pool was closed" if closed else "the execution worker died twice"
+            done.put((head.job.id, Verdict(Outcome.ERROR, "WorkerDied", f"{why} on this sample")))
+        if closed:
+            while inflight:
+                job = inflight.popleft().job
+                done.put((job.id, Verdict(Outcome.ERROR, "WorkerDied", "the pool was closed")))
+            return
+        for entry in inflight:  # what the dead worker had queued goes to its replacement
+            self._procs[slot].send(entry.frame)
+
+    def _job_frame(self, job: Job) -> bytes:
+        return _frame(
+            {**asdict(job), "timeout": self.limits.timeout, "wall_timeout": self.limits.wall_limit}
         )
 
     def close(self, *, abort: bool = False) -> None:
@@ -353,6 +418,11 @@ def _to_verdict(reply: dict[str, Any]) -> Verdict:
         cpu_s=reply.get("cpu_s", 0.0),
         output=reply.get("output", ""),
     )
+
+
+def _frame(obj: dict[str, Any]) -> bytes:
+    body = json.dumps(obj).encode()
+    return _HEADER.pack(len(body)) + body
 
 
 def _drain(q: queue.Queue[Any]) -> None:

@@ -285,12 +285,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     by_name = {m.method: m for m in results}
 
     width = max(len(m.description) for m in results)
+    name_width = max(len(m.method) for m in results)
     print(
-        f"{'method':<9} {'what':<{width}} {'samples':>7} {'passed':>6} {'seconds':>8} {'samples/s':>10}"
+        f"{'method':<{name_width}} {'what':<{width}} {'samples':>7} {'passed':>6} "
+        f"{'seconds':>8} {'samples/s':>10}"
     )
     for m in results:
         print(
-            f"{m.method:<9} {m.description:<{width}} {m.samples:>7} {m.passed:>6} "
+            f"{m.method:<{name_width}} {m.description:<{width}} {m.samples:>7} {m.passed:>6} "
             f"{m.seconds:>8.2f} {m.rate:>10.1f}"
         )
     print()
@@ -306,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "floor/engine": ratio(by_name["floor"], by_name["engine"]),
     }
     for name, value in ratios.items():
-        print(f"{name + ':':<17} {value:6.2f}x  (samples/s)")
+        print(f"{name + ':':<22} {value:6.2f}x  (samples/s)")
     print()
     agree = all(m.passed == len(samples) for m in results)
     counts = ", ".join(f"{m.method} {m.passed}/{m.samples}" for m in results)

@@ -32,12 +32,11 @@ every one of them (strict assertion):
   `run_child`), writing a forged passing report to fd 3, then `os._exit(0)`.
 (`unittest` is not patched: no HumanEval test uses it; `math.fabs` is the same attack.)
 
-Found (strict xfails, see their reasons): in io mode a solution walking up its own stack finds
-the worker's `job` dict, which still holds the problem's `test` source, parses the asserts and
-returns the expected values: it passes. Also io-mode divergences from assert mode: a string of
-two surrogate code points passes for the astral character they would pair into; a correct
-answer that is an int of more than 4300 digits fails; a solution that kills itself with SIGKILL
-is reported as "timed out".
+Once found, now regression tests: in io mode a solution walking up its own stack found the
+worker's `job` dict with the problem's `test` source (the solution process now forgets it before
+any of its code runs); a string of two surrogate code points passed for the astral character
+they pair into; a correct int of more than 4300 digits failed; a solution that killed itself
+with SIGKILL was reported as "timed out".
 
 Speed: one evaluation per mode over all cheats and the other samples here, and one per mode
 over the 164 canonical solutions, each with 2 workers.
@@ -583,22 +582,7 @@ def _assert_mode_param(case: Case) -> Any:
 
 
 def _io_mode_param(case: Case) -> Any:
-    marks = []
-    if case is STEAL_TEST:
-        marks.append(
-            pytest.mark.xfail(
-                reason=(
-                    "bug: in io mode the solution process is forked from the judge, whose stack "
-                    "(run_child's and _solution's `job`, Worker.run's and main's too) holds the "
-                    "job dict with the problem's `test` source; walking sys._getframe() up to it, "
-                    "parsing the asserts and returning the expected values passes HumanEval/0 "
-                    "(the fix: drop job['test'] (and the token) from the job dict in the "
-                    "solution before any of its code runs, or never have them in that process)"
-                ),
-                strict=True,
-            )
-        )
-    return pytest.param(case, id=case.name, marks=marks)
+    return pytest.param(case, id=case.name)
 
 
 # ---------------------------------------------------------------- the cheats
@@ -723,15 +707,6 @@ def _both_modes(program: str, test: str, entry_point: str) -> tuple[str, str]:
     return results[0], results[1]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "bug: io mode passes a wrong answer that assert mode fails: a solution returning "
-        "'\\ud83d\\ude00' (two surrogate code points) is compared by the judge as "
-        "'\\U0001f600', because codec.encode writes both as \\u escapes and json.loads joins "
-        "an escaped surrogate pair into one character"
-    ),
-    strict=True,
-)
 def test_io_mode_keeps_surrogate_code_points_apart() -> None:
     assert_result, io_result = _both_modes(
         "def f():\n    return '\\ud83d\\ude00'\n",
@@ -742,15 +717,6 @@ def test_io_mode_keeps_surrogate_code_points_apart() -> None:
     assert io_result == "failed: AssertionError"
 
 
-@pytest.mark.xfail(
-    reason=(
-        "bug: a correct answer that is an int of more than 4300 digits fails in io mode "
-        "('failed: EarlyExit: the solution process ended during a call (exit status 70)'): "
-        "codec.encode raises ValueError from str(int) (the interpreter's digit limit), which "
-        "iomode.serve does not catch (it catches CodecError only), so the solution process dies"
-    ),
-    strict=True,
-)
 def test_io_mode_passes_a_correct_huge_int() -> None:
     assert_result, io_result = _both_modes(
         "def f():\n    return 10 ** 5000\n",
@@ -761,15 +727,6 @@ def test_io_mode_passes_a_correct_huge_int() -> None:
     assert io_result == "passed"
 
 
-@pytest.mark.xfail(
-    reason=(
-        "bug: io mode reports a solution that kills itself with SIGKILL at once as 'timed out' "
-        "(worker._solution_end counts every SIGKILL as the CPU limit's hard kill), where assert "
-        "mode says 'failed: Killed: killed by signal SIGKILL'; the outcome counts in the summary "
-        "then show a timeout that never happened"
-    ),
-    strict=True,
-)
 def test_io_mode_reports_a_self_sigkill_as_killed(
     verdicts: dict[str, dict[str, dict[str, Any]]],
 ) -> None:

@@ -13,12 +13,16 @@ defined, cannot cross — the judge only ever compares values it built itself. N
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import math
+import re
 from typing import Any
 
 MAX_DEPTH = 100
-_SCALARS = (str, type(None), bool)
+_SCALARS = (type(None), bool)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_NON_FINITE = {"inf", "-inf", "nan"}
 
 
 class CodecError(ValueError):
@@ -48,10 +52,14 @@ def _tag(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise CodecError("value nested too deeply")
     kind = type(value)
+    if kind is str:
+        # JSON would join an escaped surrogate pair into one character on the way back.
+        return value if not _SURROGATES.search(value) else {"u": [ord(c) for c in value]}
     if kind in _SCALARS:
         return value
     if kind is int:
-        return value if abs(value) < 1 << 53 else {"i": str(value)}
+        # hex: no digit limit (str() refuses ints past 4300 digits)
+        return value if abs(value) < 1 << 53 else {"i": hex(value)}
     if kind is float:
         return value if math.isfinite(value) else {"f": repr(value)}
     if kind is list:
@@ -70,6 +78,16 @@ def _tag(value: Any, depth: int) -> Any:
 
 
 def _untag(tree: Any, depth: int) -> Any:
+    try:
+        return _untag_checked(tree, depth)
+    except CodecError:
+        raise
+    except (TypeError, ValueError, OverflowError, binascii.Error) as e:
+        raise CodecError(f"malformed value: {e}") from None
+
+
+def _untag_checked(tree: Any, depth: int) -> Any:
+    """Exactly the shapes `_tag` writes; anything else is a CodecError."""
     if depth > MAX_DEPTH:
         raise CodecError("value nested too deeply")
     if tree is None or type(tree) in (str, bool, int, float):
@@ -77,28 +95,32 @@ def _untag(tree: Any, depth: int) -> Any:
     if type(tree) is not dict or len(tree) != 1:
         raise CodecError("malformed value")
     ((tag, body),) = tree.items()
-    if tag == "i":
-        return int(body)
-    if tag == "f":
+    if tag == "i" and type(body) is str and _HEX.fullmatch(body):
+        return int(body, 16)
+    if tag == "f" and body in _NON_FINITE:
         return float(body)
-    if tag == "b":
+    if tag == "b" and type(body) is str:
         return base64.b64decode(body, validate=True)
+    if tag == "u" and type(body) is list and all(type(c) is int for c in body):
+        return "".join(map(chr, body))
     if type(body) is not list:
         raise CodecError("malformed value")
-    items = [_untag(v, depth + 1) for v in body] if tag != "d" else None
-    try:
-        if tag == "l":
-            return items
-        if tag == "t":
-            return tuple(items or ())
-        if tag == "s":
-            return set(items or ())
-        if tag == "fs":
-            return frozenset(items or ())
-        if tag == "c":
-            return complex(*(items or ()))
-        if tag == "d":
-            return {_untag(k, depth + 1): _untag(v, depth + 1) for k, v in body}
-    except (TypeError, ValueError) as e:
-        raise CodecError(f"malformed value: {e}") from None
+    if tag == "d":
+        if not all(type(pair) is list and len(pair) == 2 for pair in body):
+            raise CodecError("malformed value: dict entries must be pairs")
+        return {_untag(k, depth + 1): _untag(v, depth + 1) for k, v in body}
+    items = [_untag(v, depth + 1) for v in body]
+    if tag == "l":
+        return items
+    if tag == "t":
+        return tuple(items)
+    if tag == "s":
+        return set(items)
+    if tag == "fs":
+        return frozenset(items)
+    if tag == "c" and len(items) == 2 and all(type(x) is float for x in items):
+        return complex(*items)
     raise CodecError(f"malformed value: unknown tag {tag!r}")
+
+
+_HEX = re.compile(r"-?0x[0-9a-f]+")

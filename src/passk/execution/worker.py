@@ -151,7 +151,7 @@ def _judge(job: dict[str, Any], config: dict[str, Any]) -> tuple[str, str, str]:
     except iomode.CallTimeout:
         return ("timed out", "", "")
     except iomode.SolutionGone as e:
-        return _solution_end(pid, str(e))
+        return _solution_end(pid, str(e), job["timeout"])
     except BaseException as e:  # every failure of the check is a verdict
         return ("failed", _safe_name(e), _safe_message(e))
     finally:
@@ -190,14 +190,17 @@ def _compile_trusted(source: str, name: str) -> Any:
     return _TRUSTED_CODE[key]
 
 
-def _solution_end(pid: int, what: str) -> tuple[str, str, str]:
+def _solution_end(pid: int, what: str, timeout: float) -> tuple[str, str, str]:
     """Why the solution process went away in the middle of a call."""
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL):
+    _, status, usage = os.wait4(pid, 0)
+    signalled = os.WIFSIGNALED(status)
+    if signalled and os.WTERMSIG(status) == signal.SIGXCPU:
         return ("timed out", "", "")
+    if signalled and os.WTERMSIG(status) == signal.SIGKILL and _cpu(usage) >= timeout:
+        return ("timed out", "", "")  # the hard CPU limit, a second past the soft one
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
-        return ("failed", "Killed", f"the solution was killed by signal {name}")
+        return ("failed", "Killed", f"killed by signal {name}")
     return ("failed", "EarlyExit", f"{what} (exit status {os.WEXITSTATUS(status)})")
 
 
@@ -207,7 +210,13 @@ def _solution(job: dict[str, Any], config: dict[str, Any], requests: int, replie
     os.dup2(replies, 4)
     os.closerange(5, 1 << 16)
     _drop_privileges(config)
-    fn = _define(job["program"], job["entry_point"], config.get("guard", True))
+    program, entry_point = job["program"], job["entry_point"]
+    # This process is a copy of the judge: forget the test before any solution code runs, so
+    # that walking up the stack or through the worker's globals finds no expected values.
+    job.clear()
+    _TRUSTED_CODE.clear()
+    gc.collect()
+    fn = _define(program, entry_point, config.get("guard", True))
     iomode.serve(fn, 3, 4, config["max_reply_bytes"])
     _flush_std_streams()
     os._exit(0)
@@ -232,6 +241,10 @@ def _define(program: str, entry_point: str, guard: bool) -> Any:
             raise error
 
     return fn
+
+
+def _cpu(usage: Any) -> float:
+    return float(usage.ru_utime + usage.ru_stime)
 
 
 def _set_limits(job: dict[str, Any], config: dict[str, Any]) -> None:
@@ -621,6 +634,7 @@ def main() -> int:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)  # a stray print in the worker must not corrupt the protocol
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    isolation.set_undumpable()  # a sample of the same uid (no sandbox) cannot open our fds
     config = read_frame(cmd_in)
     if config is None:
         return 0

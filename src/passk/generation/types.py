@@ -79,6 +79,11 @@ class Completion:
     sum_logp: float | None
     mean_logp: float | None
     finish_reason: str  # "stop" (a stop sequence or the end-of-text token) or "length"
+    # Per kept token, where the backend has them (the local sampler does): the token's text,
+    # its log-probability, and its id. `passk serve` returns them as OpenAI-style logprobs.
+    tokens: tuple[str, ...] | None = None
+    token_logprobs: tuple[float, ...] | None = None
+    token_ids: tuple[int, ...] | None = None
 
 
 class Backend(Protocol):

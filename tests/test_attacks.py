@@ -94,21 +94,7 @@ assert not others, f"processes of an earlier sample still run: {others}"
 """
 
 ALL = MODES
-GVISOR_SWEEP = (
-    "hole: gVisor has no /proc/PID/task/TID/children, so the worker's sweep (Worker._sweep, "
-    "_children) finds no orphans and reaps nothing: a process the sample moved out of its "
-    "process group (setsid/setpgid) survives it and runs on in the worker's sandbox, as the "
-    "slot's uid, next to later samples; even children killed with the sample's group stay as "
-    "zombies, which count against the slot uid's RLIMIT_NPROC, so that once 64 have piled up "
-    "(one sample can leave them all) every later fork in that slot fails (see "
-    "test_children_left_behind_do_not_block_later_forks)"
-)
 KNOWN_HOLES: dict[str, tuple[tuple[str, ...], str]] = {
-    "resource_fork_bomb": (("gvisor",), GVISOR_SWEEP),
-    "resource_fork_memory": (("gvisor",), GVISOR_SWEEP),
-    "escape_double_fork_daemon": (("gvisor",), GVISOR_SWEEP),
-    "escape_setsid_daemon": (("gvisor",), GVISOR_SWEEP),
-    "escape_pid_hopper": (("gvisor",), GVISOR_SWEEP),
     "escape_ptrace_parent": (
         ("gvisor",),
         "hole (information): under gVisor a sample reads the root worker's /proc/1/environ, "
@@ -120,30 +106,15 @@ KNOWN_HOLES: dict[str, tuple[tuple[str, ...], str]] = {
         "hole (no host effect): gVisor lets an unprivileged sample set a negative nice value "
         "and renice the root worker; its priorities are not applied to host threads",
     ),
-    "network_unix_path_socket": (
-        ("native", "bwrap"),
-        "hole: a sample can connect to any unix socket bound to a path it can see (socket "
-        "files of mode 0666: D-Bus, journald, Docker, X11...): the read-only root does not stop "
-        "connect(2), seccomp lets AF_UNIX through, and native and bwrap show the host's file "
-        "system; gVisor refuses it",
-    ),
     "secret_job_token": (
         ALL,
-        "hole: the job's token is in the sample's own memory (the child writes the report "
+        "limitation of assert mode: the job's token is in the sample's own memory (the child writes the report "
         "after the program, in the same process): scanning its heap (found through "
         "/proc/self/maps) for runs of 32 hex digits finds it, and a forged 'passed' report on fd 3 plus exit status 0 passes a failing "
         "program (in every mode; the sys._getframe route is a separate xfail in test_execution)",
     ),
-    "escape_deep_directory_tree": (
-        ALL,
-        "bug: removing a work directory nested 3000 deep raises RecursionError in the worker "
-        "(Python 3.11's shutil.rmtree recurses per level; the worker's main loop catches only "
-        "OSError): the worker dies, is restarted, dies again on the retry, and the sample ends "
-        "as 'error: WorkerDied' after two worker restarts",
-    ),
 }
 # Known holes whose traffic reaches a host listener, so that the batch test can tell it from new.
-LISTENER_HOLES = {"network_unix_path_socket": "unix-path"}
 
 
 def known_hole(attack: str, mode: str) -> str | None:
@@ -785,10 +756,6 @@ def test_all_attacks_in_one_batch(pools: Pools, host: Host, mode: str) -> None:
     pools(mode)  # the safety probe's answer
     safe = pools.probes[mode].safe
     attacks = [a for a in ATTACKS if safe or not needs_probe(a)]
-    # Known holes that leave processes behind go last, so that what they leave (in gVisor)
-    # does not slow the rest down.
-    attacks.sort(key=lambda a: known_hole(a, mode) == GVISOR_SWEEP)
-    sweep_holes = any(known_hole(a, mode) == GVISOR_SWEEP for a in attacks)
     jobs = [Job(i, host.render(a)) for i, a in enumerate(attacks)]
     before = host.snapshot()
     got: dict[int, list[Verdict]] = {}
@@ -808,16 +775,9 @@ def test_all_attacks_in_one_batch(pools: Pools, host: Host, mode: str) -> None:
         for a, v in verdicts.items():
             if not known_hole(a, mode):
                 problems += [f"{a}: {p}" for p in host.check_output(v)]
-        holes = {label for a, label in LISTENER_HOLES.items() if known_hole(a, mode)}
-        problems += [
-            p
-            for p in host.check(before, Verdict(Outcome.FAILED))
-            if not any(f"listener {label} " in p for label in holes)
-        ]
-        if not sweep_holes:
-            problems += sandbox_leftovers(pool)
-        follow_up = "assert sum(range(10)) == 45\n" if sweep_holes else FOLLOW_UP
-        after = dict(pool.run(Job(1000 + i, follow_up) for i in range(BATCH_WORKERS)))
+        problems += host.check(before, Verdict(Outcome.FAILED))
+        problems += sandbox_leftovers(pool)
+        after = dict(pool.run(Job(1000 + i, FOLLOW_UP) for i in range(BATCH_WORKERS)))
         if not all(v.passed for v in after.values()):
             problems.append(f"the next samples do not pass: {[v.result for v in after.values()]}")
     assert not problems, host.redact("\n".join(problems))
@@ -848,12 +808,6 @@ if libc.mq_open(b"/__MARK__", posix.O_RDONLY) >= 0:
 raise AssertionError("found:" + ",".join(sorted(set(found))))
 """
 CHANNELS = ("files", "sysv_shm", "sysv_msg", "sysv_sem", "posix_mq")
-IPC_PERSISTS = (
-    "hole: SysV shared memory, message queues, semaphores and POSIX message queues live in the "
-    "worker's IPC namespace, which every sample of that worker shares and which no one cleans: "
-    "a sample leaves data for the next one, and memory that no rlimit counts (a segment "
-    "touched and detached stays in RAM: samples can pin the host's memory without bound)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -880,7 +834,7 @@ def left_behind(host: Host) -> dict[str, set[str]]:
             m,
             c,
             id=f"{m}-{c}",
-            marks=[pytest.mark.xfail(reason=IPC_PERSISTS, strict=True)] if c != "files" else [],
+            marks=[],
         )
         for m in MODES
         for c in CHANNELS
@@ -903,12 +857,6 @@ if pid:
 """
 
 
-@pytest.mark.xfail(
-    reason="hole: a forked child that runs off the end of the program writes its own 'passed' "
-    "report (with the token, which it inherited) before the parent fails, and the worker takes "
-    "the first report with the token: a failing program that forks once passes",
-    strict=True,
-)
 @pytest.mark.parametrize("mode", MODES)
 def test_forked_child_cannot_report_a_pass_for_its_parent(pools: Pools, mode: str) -> None:
     v = run_one(pools(mode), FORKED_CHILD_PASSES)
@@ -935,14 +883,7 @@ def test_memory_limit_holds_for_the_whole_sample(host: Host, mode: str) -> None:
     "mode",
     [
         "native",
-        pytest.param(
-            "bwrap",
-            marks=pytest.mark.xfail(
-                reason="hole: bwrap's `--tmpfs /tmp` has no --size, so the work directories' "
-                "tmpfs may grow to half the host's RAM instead of 512 MB",
-                strict=True,
-            ),
-        ),
+        "bwrap",
         "gvisor",
     ],
 )
@@ -1004,13 +945,6 @@ time.sleep(5)
     assert v.passed, v.result
 
 
-@pytest.mark.xfail(
-    reason="bug: bwrap runs with --die-with-parent (PR_SET_PDEATHSIG), which fires when the "
-    "*thread* that started it exits; a worker the pool restarts is started from a pool thread "
-    "that ends with the run() call, so the replacement dies after every run() and each later "
-    "run() on that slot starts a new sandbox (and first fails a try on the dead one)",
-    strict=True,
-)
 def test_replaced_bwrap_worker_survives_the_run_that_started_it(host: Host) -> None:
     with WorkerPool(1, limits=LIMITS, sandbox=sandbox_for("bwrap")) as pool:
         pool._procs[0].proc.kill()  # the worker process this test's pool started
@@ -1027,7 +961,7 @@ def test_replaced_bwrap_worker_survives_the_run_that_started_it(host: Host) -> N
     [
         "native",
         "bwrap",
-        pytest.param("gvisor", marks=pytest.mark.xfail(reason=GVISOR_SWEEP, strict=True)),
+        "gvisor",
     ],
 )
 def test_children_left_behind_do_not_block_later_forks(pools: Pools, mode: str) -> None:

@@ -256,7 +256,7 @@ STEAL_TOKEN = """    import os, sys
     while frame is not None:
         token = frame.f_locals.get("token")
         if isinstance(token, str):
-            line = (token + "\\tpassed\\t\\t\\n").encode()
+            line = (token + "\\t" + str(os.getpid()) + "\\tpassed\\t\\t\\n").encode()
             for fd in range(21):
                 try:
                     os.write(fd, line)
@@ -392,7 +392,7 @@ PROC_FORGE = Case(
             token = frame.f_locals["token"]
         frame = frame.f_back
     fd = os.open(f"/proc/{os.getppid()}/fd/3", os.O_WRONLY)
-    os.write(fd, (token + "\\tpassed\\t\\t\\n").encode())
+    os.write(fd, (token + "\\t" + str(os.getppid()) + "\\tpassed\\t\\t\\n").encode())
     os._exit(0)
 """,
     assert_result="failed: PermissionError",

@@ -278,7 +278,7 @@ while f is not None and token is None:
                   if isinstance(v, str) and re.fullmatch("[0-9a-f]{32}", v)), None)
     f = f.f_back
 if token:
-    posix.write(3, (token + "\\tpassed\\t\\t\\n").encode())
+    posix.write(3, (token + "\\t" + str(posix.getpid()) + "\\tpassed\\t\\t\\n").encode())
     posix._exit(0)
 assert False, "the tests would fail"
 """

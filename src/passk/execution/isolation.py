@@ -199,6 +199,13 @@ DENIED_SYSCALLS = (
     "fsmount",
     "fspick",
     "personality",
+    # System V and POSIX message-queue IPC: objects that would outlive the sample in the
+    # worker's IPC namespace, holding memory no one frees.
+    "shmget",
+    "shmat",
+    "msgget",
+    "semget",
+    "mq_open",
 )
 _NAMESPACE_FLAGS = (
     CLONE_NEWNS,
@@ -212,9 +219,9 @@ _NAMESPACE_FLAGS = (
 
 
 def install_seccomp() -> None:
-    """Refuse, for this process and every process it starts, the system calls above; sockets
-    other than AF_UNIX; clone with namespace flags; and clone3 (ENOSYS, so libc falls back to
-    clone, whose flags a filter can see)."""
+    """Refuse, for this process and every process it starts, the system calls above;
+    socket(2); socket pairs other than AF_UNIX; clone with namespace flags; and clone3 (ENOSYS,
+    so libc falls back to clone, whose flags a filter can see)."""
     import pyseccomp as seccomp
 
     f = seccomp.SyscallFilter(seccomp.ALLOW)
@@ -222,10 +229,13 @@ def install_seccomp() -> None:
         # A system call this kernel or architecture does not have needs no rule.
         with contextlib.suppress(RuntimeError, ValueError, OSError):
             f.add_rule(seccomp.ERRNO(errno.EPERM), name)
-    for call in ("socket", "socketpair"):
-        f.add_rule(
-            seccomp.ERRNO(errno.EAFNOSUPPORT), call, seccomp.Arg(0, seccomp.NE, socket.AF_UNIX)
-        )
+    # No socket(2) at all: AF_UNIX neither, since a read-only mount does not stop connect(2)
+    # to a host's socket file (D-Bus, Docker...). socketpair(2) of AF_UNIX stays: asyncio and
+    # multiprocessing use it, and a pair connects only to itself.
+    f.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), "socket")
+    f.add_rule(
+        seccomp.ERRNO(errno.EAFNOSUPPORT), "socketpair", seccomp.Arg(0, seccomp.NE, socket.AF_UNIX)
+    )
     for flag in _NAMESPACE_FLAGS:
         f.add_rule(
             seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag)

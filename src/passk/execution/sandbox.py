@@ -137,10 +137,14 @@ def _bwrap_command(argv: list[str]) -> list[str]:
         "--unshare-ipc",
         "--unshare-uts",
         "--unshare-cgroup-try",
-        "--die-with-parent",
+        # The worker is PID 1: everything else in the namespace is a sample's. No
+        # --die-with-parent: it fires when the pool *thread* that started a worker ends.
+        "--as-pid-1",
         "--ro-bind",
         "/",
         "/",
+        "--size",
+        str(WORK_TMPFS_MB << 20),
         "--tmpfs",
         "/tmp",
         "--proc",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import ctypes
-import errno
 import gc
 import importlib
 import io
@@ -101,14 +100,16 @@ def run_child(
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # The report is written with functions taken before the sample runs and encoded with
     # str methods only: a sample that patches os, json or this module cannot change it.
-    token, write, exit_now = job.pop("token"), os.write, os._exit
+    token, write, exit_now, getpid = job.pop("token"), os.write, os._exit, os.getpid
     if job.get("mode") == "io":
         status, error, message = _judge(job, config)
     else:
         _drop_privileges(config)
         status, error, message = _execute(job["program"], config.get("guard", True))
     _flush_std_streams()
-    data = "\t".join((token, status, error, message)).encode("utf-8", "replace") + b"\n"
+    # The pid tells this process's report from one a forked copy of it would write.
+    fields = (token, str(getpid()), status, error, message)
+    data = "\t".join(fields).encode("utf-8", "replace") + b"\n"
     while data:
         data = data[write(3, data) :]
     exit_now(0)
@@ -413,7 +414,7 @@ class Worker:
             )
             wall = time.monotonic() - start
             self._sweep(pid)
-            report = _read_report(report_r, job["token"])
+            report = _read_report(report_r, job["token"], pid)
         finally:
             os.close(out_r)
             os.close(report_r)
@@ -467,13 +468,19 @@ class Worker:
                 output += chunk[:room]
 
     def _sweep(self, pid: int) -> None:
-        """Kill whatever the sample left behind: its session, and orphans reparented to us."""
+        """Kill whatever the sample left behind: its session, and orphans reparented to us.
+
+        As PID 1 of a namespace (the sandboxed modes) every other process in it is the sample's;
+        otherwise the orphans are found as our children (we are a child subreaper).
+        """
         _kill_group(pid)
-        if not self.subreaper:
+        if not self.subreaper and os.getpid() != 1:
             return
+        find = _all_but_us if os.getpid() == 1 else _children
         for _ in range(1000):  # a fork bomb can add children while we kill; go round until none
-            orphans = _children()
+            orphans = find()
             if not orphans:
+                _reap_exited()  # zombies of killed processes, which count against RLIMIT_NPROC
                 return
             for orphan in orphans:
                 with contextlib.suppress(ProcessLookupError):
@@ -514,6 +521,20 @@ def _children() -> list[int]:
     return pids
 
 
+def _all_but_us() -> list[int]:
+    """Every process in our PID namespace but us (gVisor has no /proc/PID/task/TID/children)."""
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and p != "1" and _alive(int(p))]
+
+
+def _alive(pid: int) -> bool:
+    """False for zombies, which only need reaping."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
 def _reap_exited() -> None:
     while True:
         try:
@@ -530,8 +551,9 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _read_report(fd: int, token: str) -> dict[str, Any] | None:
-    """The child's report, if one carries this job's token; anything else on the pipe is noise."""
+def _read_report(fd: int, token: str, pid: int) -> dict[str, Any] | None:
+    """The child's report: the line with this job's token written by the child itself (a
+    process it forked inherits the token and the pipe); anything else on the pipe is noise."""
     os.set_blocking(fd, False)
     data = bytearray()
     while len(data) < 1 << 20:
@@ -544,8 +566,8 @@ def _read_report(fd: int, token: str) -> dict[str, Any] | None:
         data += chunk
     for line in bytes(data).decode("utf-8", "replace").split("\n"):
         fields = line.split("\t")
-        if len(fields) == 4 and fields[0] == token:
-            return {"status": fields[1], "error": fields[2], "message": fields[3]}
+        if len(fields) == 5 and fields[0] == token and fields[1] == str(pid):
+            return {"status": fields[2], "error": fields[3], "message": fields[4]}
     return None
 
 
@@ -598,6 +620,13 @@ def _make_workdir(root: str) -> str:
 
 
 def _remove_workdir(path: str) -> None:
+    try:
+        _remove_tree(path)
+    except RecursionError:  # a tree thousands of folders deep: rmtree recurses per level
+        subprocess.run(["rm", "-rf", "--", path], check=False, stdin=subprocess.DEVNULL)
+
+
+def _remove_tree(path: str) -> None:
     def make_writable(func: Any, p: str, exc: Any) -> None:
         try:
             os.chmod(os.path.dirname(p), 0o700)
@@ -650,11 +679,11 @@ def main() -> int:
     while (job := read_frame(cmd_in)) is not None:
         try:
             reply = worker.run(job)
-        except OSError as e:
+        except Exception as e:  # the harness's own failure: a verdict of error, not a dead worker
             reply = {
                 "outcome": "error",
                 "error": "HarnessError",
-                "message": f"{errno.errorcode.get(e.errno or 0, '')}: {e}",
+                "message": f"{type(e).__name__}: {e}",
             }
         reply["id"] = job.get("id")
         write_frame(reply_out, reply)

@@ -10,6 +10,7 @@ the batch. Rows leave the batch as soon as they finish, so later steps compute l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -226,6 +227,7 @@ def _prefill(
         owner = [i for i, g in enumerate(batch) for _ in g.requests]
         index = torch.tensor(owner, device=device)  # [rows]: each row's prompt
         cache.batch_select_indices(index)
+        _append_in_place(cache)
         requests = [r for g in batch for r in g.requests]
         decode = text_decoder(tokenizer)
         return BatchState(
@@ -241,6 +243,61 @@ def _prefill(
             uniforms=None if params.greedy else _uniforms(requests, params.max_tokens, device),
             eos_ids=eos_ids,
         )
+
+
+def _append_in_place(cache: Any) -> None:
+    """Let the cache's layers append each step's keys and values into spare room.
+
+    A DynamicLayer concatenates, copying the whole cache at every token: on a CPU that cost
+    more than the model's own step. Layers of other kinds (sliding windows...) are left as
+    they are.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    grower = _growing_layer_class()
+    for layer in getattr(cache, "layers", ()):
+        if type(layer) is DynamicLayer:
+            layer.__class__ = grower
+
+
+@functools.cache
+def _growing_layer_class() -> type:
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        """A DynamicLayer over a buffer with room to grow (doubling, so appends are cheap)."""
+
+        _keys_buffer: Any = None
+        _values_buffer: Any = None
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> Any:
+            keys: Any = self.keys
+            if not self.is_initialized or keys.numel() == 0:
+                return super().update(key_states, value_states, *args, **kwargs)
+            length = keys.shape[-2]
+            needed = length + key_states.shape[-2]
+            if self._keys_buffer is None or self._keys_buffer.shape[-2] < needed:
+                self._keys_buffer = _room(keys, max(needed, 2 * length))
+                self._values_buffer = _room(self.values, max(needed, 2 * length))
+            self._keys_buffer[:, :, length:needed] = key_states  # [rows, heads, new, dim]
+            self._values_buffer[:, :, length:needed] = value_states
+            self.keys = self._keys_buffer[:, :, :needed]  # views: [rows, heads, needed, dim]
+            self.values = self._values_buffer[:, :, :needed]
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices: Any) -> None:
+            super().batch_select_indices(indices)  # fresh tensors: the buffers are stale
+            self._keys_buffer = self._values_buffer = None
+
+    return GrowingLayer
+
+
+def _room(states: Any, capacity: int) -> Any:
+    """states [rows, heads, length, dim] copied into a buffer [rows, heads, capacity, dim]."""
+    rows, heads, length, dim = states.shape
+    buffer = states.new_empty(rows, heads, capacity, dim)
+    buffer[:, :, :length] = states
+    return buffer
 
 
 def _left_pad(prompts: list[list[int]], device: Any) -> tuple[torch.Tensor, torch.Tensor]:

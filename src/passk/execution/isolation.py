@@ -32,6 +32,9 @@ _AT_FDCWD, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY = -100, 0x8000, 1
 WORK_ROOT = "/tmp"
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 MASKED = ("/root", "/home")  # users' homes: keys, tokens, shell histories
+# Folders covered by a fresh tmpfs inside the sandbox: the homes, and the work root. Paths the
+# interpreter needs below them (a virtual environment in /tmp or a home) are bound back in.
+HIDDEN = (*MASKED, WORK_ROOT)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -79,12 +82,13 @@ def enter_namespaces(*, tmp_size_mb: int, expose: Iterable[str]) -> None:
     for home in MASKED:
         if os.path.isdir(home):
             _mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+    _mount("tmpfs", WORK_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0711,size={tmp_size_mb}m")
     for path, fd in kept:
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(path, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         os.close(fd)
-    _make_root_read_only()
-    _mount("tmpfs", WORK_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0711,size={tmp_size_mb}m")
+    _make_read_only("/")
+    _make_writable(WORK_ROOT)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
     socket.sethostname("passk-sandbox")
 
@@ -112,7 +116,7 @@ def _open_exposed(paths: Iterable[str]) -> list[tuple[str, int]]:
     a path inside one already kept comes along with it."""
     kept: list[tuple[str, int]] = []
     for path in sorted(set(paths)):
-        if not _under(path, MASKED) or path in MASKED or not os.path.isdir(path):
+        if not _under(path, HIDDEN) or path in HIDDEN or not os.path.isdir(path):
             continue
         if _under(path, [k for k, _ in kept]):
             continue
@@ -124,12 +128,22 @@ def _under(path: str, roots: Iterable[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
 
-def _make_root_read_only() -> None:
-    attr = _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
+def _make_read_only(path: str) -> None:
+    """Every mount at and below path read-only."""
+    _mount_setattr(path, _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0), recursive=True)
+
+
+def _make_writable(path: str) -> None:
+    """The mount at path (only: what is bound below it stays read-only) writable again."""
+    _mount_setattr(path, _MountAttr(0, _MOUNT_ATTR_RDONLY, 0, 0), recursive=False)
+
+
+def _mount_setattr(path: str, attr: _MountAttr, *, recursive: bool) -> None:
+    flags = _AT_RECURSIVE if recursive else 0
     result = _libc.syscall(
-        _SYS_MOUNT_SETATTR, _AT_FDCWD, b"/", _AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)
+        _SYS_MOUNT_SETATTR, _AT_FDCWD, path.encode(), flags, ctypes.byref(attr), ctypes.sizeof(attr)
     )
-    _check(result, "mount_setattr (read-only root; needs Linux 5.12 or later)")
+    _check(result, f"mount_setattr {path} (needs Linux 5.12 or later)")
 
 
 def set_undumpable() -> None:

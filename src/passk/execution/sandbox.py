@@ -167,12 +167,13 @@ def _bwrap_command(argv: list[str]) -> list[str]:
 
 
 def _exposed_under_masks() -> list[str]:
-    """The exposed paths that a mask would hide, without those inside another of them."""
-    from passk.execution.isolation import MASKED, exposed_paths
+    """The exposed paths that a mask or the work tmpfs would hide, without those inside
+    another of them."""
+    from passk.execution.isolation import HIDDEN, exposed_paths
 
     kept: list[str] = []
     for path in sorted(set(exposed_paths())):
-        if not any(path.startswith(home + "/") for home in MASKED) or not os.path.isdir(path):
+        if not any(path.startswith(top + "/") for top in HIDDEN) or not os.path.isdir(path):
             continue
         if not any(path == k or path.startswith(k + "/") for k in kept):
             kept.append(path)

@@ -23,7 +23,7 @@ from passk.execution import Job, Limits, Sandbox, Verdict, WorkerPool, choose_sa
 from passk.execution.pool import MODES
 from passk.metrics import summarize_pass_at_k
 from passk.records import JsonlAppender, Sample, read_samples, write_jsonl_atomic
-from passk.records.jsonl import check_writable, dumps, read_journal, write_text_atomic
+from passk.records.jsonl import check_writable, journal_rows, write_text_atomic
 
 DEFAULT_KS = (1, 10, 100)
 ProgressCallback = Callable[[int, int], None]  # (samples done, samples in all)
@@ -176,30 +176,15 @@ def _resumable(
     journal: Path, samples: list[Sample], settings: dict[str, Any]
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """Finished rows of an interrupted run that still match the samples and the settings."""
-    rows = read_journal(journal)
-    if not rows:
-        return {}
-    header = rows[0].get("passk_journal")
-    if header is None:
-        raise InputError(f"{journal}: not a passk journal; delete it or run without --resume")
-    if dumps(header) != dumps(_plain(settings)):
-        raise InputError(
-            f"{journal}: made with other settings (benchmark, mode, sandbox or limits); "
-            "run without --resume to start over"
-        )
+    rows = journal_rows(journal, settings, names="benchmark, mode, sandbox or limits")
     wanted = {s.key: s for s in samples}
     done: dict[tuple[str, int], dict[str, Any]] = {}
-    for row in rows[1:]:
+    for row in rows:
         key = (row.get("task_id"), row.get("completion_id"))
         sample = wanted.get(key)  # type: ignore[arg-type]
         if sample is not None and _text_of(row) == sample.text:
             done[sample.key] = row
     return done
-
-
-def _plain(obj: Any) -> Any:
-    """The object as it reads back from JSON (tuples become lists)."""
-    return json.loads(dumps(obj))
 
 
 def _text_of(row: dict[str, Any]) -> Any:

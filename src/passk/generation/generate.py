@@ -8,7 +8,6 @@ as they arrive; the samples file appears, in task order, only when every sample 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from passk.benchmarks import Benchmark, get_benchmark
 from passk.errors import InputError, Interrupted
 from passk.generation.types import Backend, Completion, SampleRequest, SamplingParams, sample_seed
 from passk.records import JsonlAppender, write_jsonl_atomic
-from passk.records.jsonl import check_writable, dumps, read_journal
+from passk.records.jsonl import check_writable, journal_rows
 
 ProgressCallback = Callable[[int, int, int], None]  # (samples done, samples in all, tokens)
 
@@ -160,20 +159,10 @@ def _resumable(
     journal: Path, requests: list[SampleRequest], settings: dict[str, Any]
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """Samples of an interrupted run that still belong to this one."""
-    rows = read_journal(journal)
-    if not rows:
-        return {}
-    header = rows[0].get("passk_journal")
-    if header is None:
-        raise InputError(f"{journal}: not a passk journal; delete it or run without --resume")
-    if dumps(header) != dumps(json.loads(dumps(settings))):
-        raise InputError(
-            f"{journal}: made with other settings (model, sampling parameters, seed or "
-            "benchmark); run without --resume to start over"
-        )
+    rows = journal_rows(journal, settings, names="model, sampling parameters, seed or benchmark")
     wanted = {r.key for r in requests}
     done: dict[tuple[str, int], dict[str, Any]] = {}
-    for row in rows[1:]:
+    for row in rows:
         key = (str(row.get("task_id")), int(row.get("completion_id", -1)))
         if key in wanted:
             done[key] = row

@@ -172,3 +172,23 @@ def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         if isinstance(obj, dict):
             rows.append(obj)
     return rows
+
+
+def journal_rows(
+    journal: str | os.PathLike[str], settings: dict[str, Any], *, names: str
+) -> list[dict[str, Any]]:
+    """The rows of an interrupted run's journal, once its header shows the same settings.
+
+    `names` says, for the error, which settings a journal records ("model, seed, ...").
+    """
+    rows = read_journal(journal)
+    if not rows:
+        return []
+    header = rows[0].get("passk_journal")
+    if header is None:
+        raise InputError(f"{journal}: not a passk journal; delete it or run without --resume")
+    if dumps(header) != dumps(json.loads(dumps(settings))):
+        raise InputError(
+            f"{journal}: made with other settings ({names}); run without --resume to start over"
+        )
+    return rows[1:]

@@ -28,11 +28,14 @@ from passk import errors
 EXPORTED = [
     "Evaluation",
     "PasskError",
+    "SamplingParams",
     "__version__",
     "estimate_pass_at_k",
     "evaluate",
+    "generate",
     "get_benchmark",
     "pass_at_k",
+    "run",
 ]
 
 # Names `passk/__init__.py` binds for its own code, not offered to users.

@@ -51,11 +51,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from passk import __version__
     from passk.cli import (
+        corpus_command,
         evaluate_command,
         generate_command,
         problems_command,
         run_command,
         serve_command,
+        tokenizer_command,
     )
 
     parser = argparse.ArgumentParser(
@@ -69,4 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_command.register(commands)
     serve_command.register(commands)
     problems_command.register(commands)
+    corpus = corpus_command.register(commands)
+    tokenizer_command.register_tokenize(corpus)
+    tokenizer_command.register(commands)
     return parser

@@ -73,7 +73,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     except OSError as e:
         raise OutputError(f"{path}: cannot write: {e.strerror}") from None
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
+        set_default_mode(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -87,10 +87,11 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
         raise
 
 
-def _umask() -> int:
+def set_default_mode(fd: int) -> None:
+    """Give a file made by mkstemp (mode 0600) the mode an ordinary new file gets (umask)."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    os.fchmod(fd, 0o666 & ~mask)
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:

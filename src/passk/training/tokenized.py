@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from passk.errors import InputError, OutputError
-from passk.records.jsonl import write_text_atomic
+from passk.records.jsonl import set_default_mode, write_text_atomic
 from passk.training.tokenizer import (
     EOS,
     chunked,
@@ -67,6 +67,7 @@ def _write_split(
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out)
+        set_default_mode(fd)
     except OSError as e:
         raise OutputError(f"{path}: cannot write: {e.strerror}") from None
     tokens = documents = 0

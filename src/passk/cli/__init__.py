@@ -51,6 +51,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from passk import __version__
     from passk.cli import (
+        bleu_command,
         corpus_command,
         evaluate_command,
         generate_command,
@@ -74,4 +75,5 @@ def build_parser() -> argparse.ArgumentParser:
     corpus = corpus_command.register(commands)
     tokenizer_command.register_tokenize(corpus)
     tokenizer_command.register(commands)
+    bleu_command.register(commands)
     return parser

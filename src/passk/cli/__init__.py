@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         evaluate_command,
         generate_command,
         problems_command,
+        rank_command,
         run_command,
         serve_command,
         tokenizer_command,
@@ -75,5 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     corpus = corpus_command.register(commands)
     tokenizer_command.register_tokenize(corpus)
     tokenizer_command.register(commands)
+    rank_command.register(commands)
     bleu_command.register(commands)
     return parser

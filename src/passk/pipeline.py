@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from passk.errors import InputError
 from passk.evaluation import Evaluation, evaluate
@@ -133,3 +134,46 @@ def _existing(samples: Path, model: str) -> Generation:
     """A finished samples file of an earlier run, taken as it is when resuming."""
     count = sum(1 for line in samples.read_text(encoding="utf-8").splitlines() if line.strip())
     return Generation(samples, count, 0, 0.0, model)
+
+
+def sweep(
+    model: str | None,
+    *,
+    out: str | os.PathLike[str],
+    temperatures: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    n: int = 100,
+    top_p: float = 0.95,
+    max_tokens: int = 300,
+    on_temperature: Callable[[float], None] | None = None,
+    **run_options: Any,
+) -> dict[str, Any]:
+    """Run `model` at every temperature into `out/t<T>` (resumed where already there: a
+    finished temperature is scored again, never sampled again) and write `out/sweep.json`."""
+    from passk.analysis.sweep import best_temperatures, pass_at_k_curve
+
+    if not temperatures:
+        raise InputError("--temperatures needs at least one temperature")
+    directory = Path(out)
+    curves: dict[str, list[list[float]]] = {}
+    for temperature in sorted(set(temperatures)):
+        if on_temperature:
+            on_temperature(temperature)
+        params = SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens)
+        result = run(
+            model,
+            out=directory / f"t{temperature:g}",
+            n=n,
+            params=params,
+            resume=True,
+            **run_options,
+        )
+        curves[f"{temperature:g}"] = pass_at_k_curve(result.evaluation.results_path)
+    summary = {
+        "model": model,
+        "n": n,
+        "top_p": top_p,
+        "curves": curves,
+        "best_temperature": best_temperatures(curves),
+    }
+    write_text_atomic(directory / "sweep.json", json.dumps(summary, indent=2) + "\n")
+    return summary

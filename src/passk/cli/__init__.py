@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         rank_command,
         run_command,
         serve_command,
+        sweep_command,
         tokenizer_command,
     )
 
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus = corpus_command.register(commands)
     tokenizer_command.register_tokenize(corpus)
     tokenizer_command.register(commands)
+    sweep_command.register(commands)
     rank_command.register(commands)
     bleu_command.register(commands)
     return parser

@@ -1,0 +1,97 @@
+"""`passk sweep [MODEL]`: pass@k at several temperatures, and the best temperature per k."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from passk.cli.options import add_execution_options, execution_limits, positive_int
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser(
+        "sweep",
+        help="run a model at several temperatures; pass@k per temperature and the best T per k",
+        description="Run MODEL (default: passk's own model) at each temperature, one run "
+        "directory per temperature under --out (finished ones are reused), and report pass@k "
+        "against k and the best temperature for each k (Chen et al. 2021, Figure 5).",
+    )
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        nargs="?",
+        default=None,
+        help="model directory, openai:URL or vllm:PATH (default: passk's own model)",
+    )
+    p.add_argument(
+        "--temperatures",
+        type=_temperatures,
+        default=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+        help="comma-separated temperatures (default: 0,0.2,0.4,0.6,0.8,1.0)",
+    )
+    p.add_argument("--n", type=positive_int, default=100, help="samples per problem (default: 100)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus top-p (default: 0.95)")
+    p.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=300,
+        help="new tokens per sample at most (default: 300)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--benchmark", default="humaneval", help="benchmark name (default: humaneval)")
+    p.add_argument("--tasks", default=None, help="only these task ids (comma-separated)")
+    add_execution_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="the sweep's folder")
+    p.set_defaults(handler=run)
+
+
+def _temperatures(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values or any(not v >= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected temperatures of 0 or more, got {text!r}")
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from passk.pipeline import sweep
+
+    summary = sweep(
+        args.model,
+        out=args.out,
+        temperatures=args.temperatures,
+        n=args.n,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        benchmark=args.benchmark,
+        tasks=args.tasks.split(",") if args.tasks else None,
+        k=args.k,
+        workers=args.workers,
+        limits=execution_limits(args),
+        sandbox=args.sandbox,
+        mode=args.mode,
+        on_temperature=lambda t: print(f"temperature {t:g}", file=sys.stderr),
+    )
+    table = Table(title="pass@k (%) by temperature")
+    table.add_column("k", justify="right")
+    for name in summary["curves"]:
+        table.add_column(f"T={name}", justify="right")
+    table.add_column("best T", justify="right")
+    best = dict((int(k), t) for k, t in summary["best_temperature"])
+    for i, (k, _) in enumerate(next(iter(summary["curves"].values()))):
+        if int(k) not in best:
+            continue
+        row = [f"{100 * curve[i][1]:.2f}" for curve in summary["curves"].values()]
+        table.add_row(str(int(k)), *row, f"{best[int(k)]:g}")
+    Console(highlight=False, soft_wrap=True).print(table)
+    print(f"sweep: {args.out}/sweep.json")
+    return 0

@@ -227,13 +227,15 @@ def test_interrupt_keeps_the_journal_for_resume(
     tmp_path: Path, humaneval: Benchmark, procs, sig: int
 ) -> None:
     stopped = run_and_stop(
-        tmp_path, humaneval, procs, sig, n=24, sleep_every=1, sleep_s=0.1, after=3
+        tmp_path, humaneval, procs, sig, n=36, sleep_every=1, sleep_s=0.1, after=8
     )
     assert stopped.returncode == 130, stopped.stderr
     assert "Traceback" not in stopped.stderr
     [error] = [line for line in stopped.stderr.splitlines() if line.startswith("passk: error:")]
     assert "interrupted" in error and "--resume" in error and JOURNAL in error
-    assert 3 <= len(stopped.done) < 24
+    # Two jobs are queued per worker, so verdicts arrive out of input order; with at most four
+    # in flight, eight verdicts all but surely include a nonce sample (every third).
+    assert 8 <= len(stopped.done) < 36
     assert len(stopped.processes) >= 2
     assert not procs.still_running(stopped.processes, within=5.0)
     assert work_dirs(tmp_path) == []  # the stopped pool removed its tmp root

@@ -266,7 +266,7 @@ def test_resume_with_another_timeout_is_refused(
 
 def test_torn_last_journal_line_is_tolerated(tmp_path: Path, humaneval: Benchmark, procs) -> None:
     stopped = run_and_stop(
-        tmp_path, humaneval, procs, signal.SIGINT, n=20, sleep_every=1, sleep_s=0.1, after=6
+        tmp_path, humaneval, procs, signal.SIGINT, n=30, sleep_every=1, sleep_s=0.1, after=9
     )
     assert stopped.returncode == 130
     path = tmp_path / JOURNAL

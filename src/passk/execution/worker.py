@@ -470,22 +470,38 @@ class Worker:
     def _sweep(self, pid: int) -> None:
         """Kill whatever the sample left behind: its session, and orphans reparented to us.
 
-        As PID 1 of a namespace (the sandboxed modes) every other process in it is the sample's;
-        otherwise the orphans are found as our children (we are a child subreaper).
+        As PID 1 of a namespace (the sandboxed modes) every other process in it is the sample's,
+        and kill(-1) reaches them all at once, however fast they fork; otherwise the orphans
+        are found as our children (we are a child subreaper).
         """
         _kill_group(pid)
-        if not self.subreaper and os.getpid() != 1:
-            return
-        find = _all_but_us if os.getpid() == 1 else _children
-        for _ in range(1000):  # a fork bomb can add children while we kill; go round until none
-            orphans = find()
-            if not orphans:
-                _reap_exited()  # zombies of killed processes, which count against RLIMIT_NPROC
-                return
-            for orphan in orphans:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(orphan, signal.SIGKILL)
+        if os.getpid() == 1:
+            _kill_namespace()
+        elif self.subreaper:
+            _kill_children()
+
+
+def _kill_namespace() -> None:
+    """As PID 1: kill every other process of the namespace, then reap them all."""
+    for _ in range(1000):
+        try:
+            os.kill(-1, signal.SIGKILL)  # all but us, in one pass the kernel makes atomic
+        except ProcessLookupError:
+            break
+        _reap_exited()
+    _reap_exited()  # zombies of killed processes count against RLIMIT_NPROC
+
+
+def _kill_children() -> None:
+    for _ in range(1000):  # a fork bomb can add children while we kill; go round until none
+        orphans = _children()
+        if not orphans:
             _reap_exited()
+            return
+        for orphan in orphans:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(orphan, signal.SIGKILL)
+        _reap_exited()
 
 
 def _sigchld_wakeup() -> int:
@@ -519,20 +535,6 @@ def _children() -> list[int]:
         except OSError:
             pass
     return pids
-
-
-def _all_but_us() -> list[int]:
-    """Every process in our PID namespace but us (gVisor has no /proc/PID/task/TID/children)."""
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and p != "1" and _alive(int(p))]
-
-
-def _alive(pid: int) -> bool:
-    """False for zombies, which only need reaping."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except OSError:
-        return False
 
 
 def _reap_exited() -> None:

@@ -73,6 +73,18 @@ def task_list(text: str) -> list[str]:
     return ids
 
 
+def add_sampling_limits(p: argparse.ArgumentParser) -> None:
+    """Nucleus top-p, the most new tokens, and the seed: what every sampling command takes."""
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus top-p (default: 0.95)")
+    p.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=300,
+        help="new tokens per sample at most (default: 300)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+
+
 def add_sampling_options(p: argparse.ArgumentParser, *, n: int) -> None:
     """The options every sampling command shares (the paper's settings by default)."""
     p.add_argument("--benchmark", default="humaneval", help="benchmark name (default: humaneval)")
@@ -90,15 +102,8 @@ def add_sampling_options(p: argparse.ArgumentParser, *, n: int) -> None:
         default=0.8,
         help="sampling temperature, 0 for greedy (default: 0.8)",
     )
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus top-p (default: 0.95)")
+    add_sampling_limits(p)
     p.add_argument("--top-k", type=int, default=0, help="top-k cut, 0 for none (default: 0)")
-    p.add_argument(
-        "--max-tokens",
-        type=positive_int,
-        default=300,
-        help="new tokens per sample at most (default: 300)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     p.add_argument(
         "--model-name",
         default=None,

@@ -6,7 +6,12 @@ import argparse
 import sys
 from typing import Any
 
-from passk.cli.options import add_execution_options, execution_limits, positive_int
+from passk.cli.options import (
+    add_execution_options,
+    add_sampling_limits,
+    execution_limits,
+    positive_int,
+)
 
 
 def register(commands: Any) -> None:
@@ -31,14 +36,7 @@ def register(commands: Any) -> None:
         help="comma-separated temperatures (default: 0,0.2,0.4,0.6,0.8,1.0)",
     )
     p.add_argument("--n", type=positive_int, default=100, help="samples per problem (default: 100)")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus top-p (default: 0.95)")
-    p.add_argument(
-        "--max-tokens",
-        type=positive_int,
-        default=300,
-        help="new tokens per sample at most (default: 300)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    add_sampling_limits(p)
     p.add_argument("--benchmark", default="humaneval", help="benchmark name (default: humaneval)")
     p.add_argument("--tasks", default=None, help="only these task ids (comma-separated)")
     add_execution_options(p)

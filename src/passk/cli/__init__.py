@@ -57,10 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         generate_command,
         problems_command,
         rank_command,
+        report_command,
         run_command,
         serve_command,
         sweep_command,
         tokenizer_command,
+        train_command,
     )
 
     parser = argparse.ArgumentParser(
@@ -80,4 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_command.register(commands)
     rank_command.register(commands)
     bleu_command.register(commands)
+    report_command.register(commands)
+    train_command.register(commands)
     return parser

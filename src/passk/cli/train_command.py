@@ -1,0 +1,240 @@
+"""`passk train`: pretrain a Llama-style code model on a tokenized corpus (Chen et al. 2021, §3).
+
+Data-parallel: `torchrun --nproc-per-node N -m passk train ...` (gloo on CPU, NCCL on GPUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from passk.errors import InputError
+
+_SUFFIXES = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
+
+
+def count(text: str) -> int:
+    """A count with an optional k/M/B suffix: '50M' -> 50000000."""
+    t = text.strip().lower().replace("_", "")
+    scale = _SUFFIXES.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale != 1 else t) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a count: {text!r} (e.g. 50M, 2.5B)") from None
+    if value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(f"not a positive whole count: {text!r}")
+    return int(value)
+
+
+def register(commands: Any) -> None:
+    from passk.training.presets import PRESETS
+
+    p = commands.add_parser(
+        "train",
+        help="pretrain a code model (Llama-style preset) on a tokenized corpus",
+        description="Pretrain a decoder-only transformer on the arrays of `passk corpus "
+        "tokenize`, with the Codex recipe: AdamW (0.9, 0.95), warmup then cosine decay, "
+        "gradient clipping and accumulation, bf16 autocast where fast. The output directory "
+        "is a Hugging Face model directory. Data-parallel: torchrun --nproc-per-node N -m "
+        "passk train ...",
+    )
+    p.add_argument("--data", help="tokenized data directory (passk corpus tokenize)")
+    p.add_argument(
+        "--tokenizer", help="tokenizer directory (default: the one named in the data's stats)"
+    )
+    p.add_argument("--preset", choices=sorted(PRESETS), help="model size")
+    p.add_argument("--tokens", type=count, help="training tokens, e.g. 50M")
+    p.add_argument("--out", help="output model directory")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint")
+    p.add_argument("--context", type=int, help="sequence length (default: the preset's)")
+    p.add_argument("--batch-tokens", type=count, default=65536, help="tokens per step (64k)")
+    p.add_argument("--micro-batch", type=int, default=16, help="sequences per forward pass")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
+    p.add_argument("--min-lr-ratio", type=float, default=0.1, help="final lr / peak (0.1)")
+    p.add_argument("--warmup-steps", type=int, default=175, help="linear warmup steps (175)")
+    p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay (0.1)")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (1.0)")
+    p.add_argument("--eval-interval", type=int, default=250, help="steps between validations")
+    p.add_argument("--eval-tokens", type=count, default=1 << 20, help="validation tokens (1M)")
+    p.add_argument("--checkpoint-interval", type=int, default=500, help="steps between checkpoints")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and data-order seed")
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="compute type: bf16 autocast where the device is fast at it (auto)",
+    )
+    p.add_argument(
+        "--export-dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="weights of the final model directory (float32)",
+    )
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="shorten the schedule to end within this many seconds",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        metavar="STEPS",
+        help="stop with a checkpoint after this many steps (resume later)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from passk.training.trainer import TrainConfig
+
+    missing = [f"--{n}" for n in ("data", "preset", "tokens") if getattr(args, n) is None]
+    if missing:
+        raise InputError(f"passk train needs {', '.join(missing)} (or --resume DIR)")
+    tokenizer = args.tokenizer or _tokenizer_of(Path(args.data))
+    return TrainConfig(
+        data=str(args.data),
+        tokenizer=str(tokenizer),
+        preset=args.preset,
+        tokens=args.tokens,
+        context=args.context,
+        batch_tokens=args.batch_tokens,
+        micro_batch=args.micro_batch,
+        lr=args.lr,
+        min_lr_ratio=args.min_lr_ratio,
+        warmup_steps=args.warmup_steps,
+        weight_decay=args.weight_decay,
+        clip=args.clip,
+        eval_interval=args.eval_interval,
+        eval_tokens=args.eval_tokens,
+        checkpoint_interval=args.checkpoint_interval,
+        seed=args.seed,
+        dtype=args.dtype,
+        export_dtype=args.export_dtype,
+    )
+
+
+def _tokenizer_of(data: Path) -> str:
+    stats = data / "stats.json"
+    if not stats.is_file():
+        raise InputError(f"{data}: no stats.json; make the data with passk corpus tokenize")
+    path = json.loads(stats.read_text()).get("tokenizer", {}).get("path")
+    if not path:
+        raise InputError(f"{stats} names no tokenizer: pass --tokenizer")
+    return str(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from passk.training.trainer import train
+
+    if args.resume:
+        if args.out and Path(args.out) != Path(args.resume):
+            raise InputError("--resume DIR continues DIR: leave --out out or give the same DIR")
+        config = None
+        # Settings given beside --resume must agree with the checkpoint's.
+        if args.data or args.preset or args.tokens:
+            config = config_from_args(args)
+        out = args.resume
+    else:
+        if not args.out:
+            raise InputError("passk train needs --out DIR (or --resume DIR)")
+        config, out = config_from_args(args), args.out
+    with _progress(not args.no_progress) as on_row:
+        summary = train(
+            config,
+            out,
+            resume=bool(args.resume),
+            device=args.device,
+            compile=args.compile,
+            time_budget=args.time_budget,
+            stop_after=args.stop_after,
+            on_row=on_row,
+        )
+    if summary.get("final_train_loss") is None and summary.get("steps_this_run") is not None:
+        return 0  # not the main process of a data-parallel run: rank 0 reports
+    state = "finished" if summary["complete"] else "stopped"
+    print(
+        f"{out}: {state} at step {summary['steps']} of {summary['total_steps']}, "
+        f"{summary['tokens']:,} tokens ({summary['epochs']} epochs), "
+        f"train loss {summary['final_train_loss']}, valid loss {summary['final_valid_loss']}, "
+        f"{summary['tokens_per_s_this_run']:,.0f} tokens/s"
+    )
+    if not summary["complete"]:
+        print(f"continue with: passk train --resume {out}")
+    return 0
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[dict[str, Any]], None] | None]:
+    """A progress bar with loss, tokens/s and ETA on stderr, or plain lines when not a tty."""
+    if not enabled:
+        yield None
+        return
+    if not sys.stderr.isatty():
+
+        def plain(row: dict[str, Any]) -> None:
+            if row.get("event") == "start":
+                print(_start_line(row), file=sys.stderr)
+            elif "valid_loss" in row:
+                print(f"step {row['step']}: valid loss {row['valid_loss']:.4f}", file=sys.stderr)
+
+        yield plain
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("{task.fields[rate]} tok/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    task = progress.add_task("training", total=None, loss="-", rate="-")
+
+    def update(row: dict[str, Any]) -> None:
+        if row.get("event") == "start":
+            progress.console.print(_start_line(row), markup=False)
+            progress.update(task, completed=row["start_step"], total=row["total_steps"])
+        elif "valid_loss" in row:
+            progress.console.print(f"step {row['step']}: valid loss {row['valid_loss']:.4f}")
+        else:
+            progress.update(
+                task,
+                completed=row["step"],
+                total=row["total_steps"],
+                loss=f"{row['loss']:.3f}",
+                rate=f"{row['tokens_per_s']:,.0f}",
+            )
+
+    with progress:
+        yield update
+
+
+def _start_line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['preset']}: {row['parameters']:,} parameters "
+        f"({row['non_embedding_parameters']:,} non-embedding), context {row['context']}, "
+        f"{row['tokens_per_step']:,} tokens/step ({row['accumulation']} accumulation x "
+        f"{row['world_size']} processes), {row['device']}, {row['autocast']}, "
+        f"steps {row['start_step']}..{row['total_steps']}"
+    )

@@ -665,6 +665,7 @@ def _save_checkpoint(
     import torch
 
     if rt.main:
+        SafetensorError = _safetensor_error()
         tmp = out / f".{CHECKPOINT}.tmp-{os.getpid()}"
         state = {
             "step": step,
@@ -695,10 +696,10 @@ def _save_checkpoint(
                 cur.rename(old)
             new.rename(cur)
             shutil.rmtree(old, ignore_errors=True)
-        except OSError as e:
+        except (OSError, RuntimeError, SafetensorError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise OutputError(
-                f"{out}: cannot write the checkpoint of step {step}: {e.strerror}; "
+                f"{out}: cannot write the checkpoint of step {step}: {_write_error(e)}; "
                 "the previous checkpoint is left as it was"
             ) from None
     if rt.world > 1:
@@ -755,6 +756,7 @@ def _export(raw: Any, tok: Any, out: Path, config: TrainConfig) -> None:
     """The final model as out's own files: a Hugging Face model directory."""
     import torch
 
+    SafetensorError = _safetensor_error()
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
     if config.export_dtype not in dtypes:
         raise InputError(f"--export-dtype must be float32 or bfloat16, got {config.export_dtype!r}")
@@ -765,9 +767,21 @@ def _export(raw: Any, tok: Any, out: Path, config: TrainConfig) -> None:
         for f in tmp.iterdir():
             os.replace(f, out / f.name)
         tmp.rmdir()
-    except OSError as e:
+    except (OSError, RuntimeError, SafetensorError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"{out}: cannot write the final model: {e.strerror}") from None
+        raise OutputError(f"{out}: cannot write the final model: {_write_error(e)}") from None
+
+
+def _safetensor_error() -> type[Exception]:
+    import safetensors
+
+    return getattr(safetensors, "SafetensorError", RuntimeError)
+
+
+def _write_error(e: Exception) -> str:
+    # A full disk reaches us as OSError from Python's own writes, but as SafetensorError
+    # from safetensors and as RuntimeError from torch.save.
+    return getattr(e, "strerror", None) or (str(e).splitlines() or [type(e).__name__])[0]
 
 
 # Log and plot ------------------------------------------------------------------------------

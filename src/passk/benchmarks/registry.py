@@ -1,16 +1,26 @@
-"""Benchmark registry: name -> loader. Loaders run on first use and their result is cached."""
+"""Benchmark registry: name -> loader. Loaders run on first use and their result is cached.
+
+A name with a registered prefix carries its loader's argument: `doctests:PATH` mines PATH.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
 
+from passk.benchmarks.doctests import PREFIX as DOCTESTS_PREFIX
+from passk.benchmarks.doctests import load_doctests
 from passk.benchmarks.humaneval import load_humaneval
 from passk.benchmarks.problem import Benchmark
 from passk.errors import BenchmarkError
 
 _LOADERS: dict[str, Callable[[], Benchmark]] = {
     "humaneval": load_humaneval,
+}
+
+# Prefix -> loader of the text after it (kept as given: a path is case-sensitive).
+_PREFIXED_LOADERS: dict[str, Callable[[str], Benchmark]] = {
+    DOCTESTS_PREFIX: load_doctests,
 }
 
 
@@ -20,7 +30,10 @@ def available_benchmarks() -> list[str]:
 
 @functools.cache
 def get_benchmark(name: str) -> Benchmark:
-    """The benchmark called `name` (case-insensitive)."""
+    """The benchmark called `name` (case-insensitive), or `doctests:PATH` mined from PATH."""
+    for prefix, load in _PREFIXED_LOADERS.items():
+        if name[: len(prefix)].lower() == prefix:
+            return load(name[len(prefix) :])
     loader = _LOADERS.get(name.lower())
     if loader is None:
         raise BenchmarkError(

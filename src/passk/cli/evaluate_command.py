@@ -18,7 +18,9 @@ def register(commands: Any) -> None:
         "a whole-program 'solution') against its problem's tests, and report pass@k.",
     )
     p.add_argument("samples", help="samples JSONL file (task_id, completion or solution, ...)")
-    p.add_argument("--benchmark", default="humaneval", help="benchmark name (default: humaneval)")
+    p.add_argument(
+        "--benchmark", default="humaneval", help="humaneval or doctests:PATH (default: humaneval)"
+    )
     add_execution_options(p)
     p.add_argument(
         "--out",

@@ -17,7 +17,9 @@ def register(commands: Any) -> None:
         "canonical_solution, test), or with --canonical a samples file of the canonical "
         "solutions, which every correct harness must score at 100%%.",
     )
-    p.add_argument("--benchmark", default="humaneval", help="benchmark name (default: humaneval)")
+    p.add_argument(
+        "--benchmark", default="humaneval", help="humaneval or doctests:PATH (default: humaneval)"
+    )
     p.add_argument(
         "--canonical",
         action="store_true",

@@ -5,7 +5,13 @@ samples; the curve is the expected pass rate of that pick, averaged over problem
 
 - `random`: any sample, so c/n (pass@1) at every k;
 - `oracle`: a correct one whenever the subset has one, so pass@k;
-- `mean_logp`, `sum_logp`: the sample with the highest mean (sum) token log-probability.
+- `mean_logp`, `sum_logp`: the sample with the highest mean (sum) token log-probability;
+- `back_translation`: the sample whose code makes the problem's docstring most likely,
+  log P(docstring | code) (the paper's Codex-D ranking; see `backtranslation` for the template);
+- `examples`: a sample that passes the `>>>` examples of the prompt's docstring, run in the
+  sandbox (a ranking the paper did not have; see `examples`). Ties, such as several samples
+  passing, are broken by mean log-probability (a sample without one comes last); on problems
+  without examples this is the mean_logp ranking.
 
 The expectation over k-subsets is computed exactly, not by drawing subsets: with samples sorted
 by score and a tie group at sorted positions a..a+g-1, the subset's top lands in the group with
@@ -13,12 +19,14 @@ probability (C(n-a, k) - C(n-a-g, k)) / C(n, k); tied samples are equally likely
 so the group adds that probability times its share of correct samples. For a group of one this
 is the familiar C(n-r, k-1) / C(n, k) for rank r = a+1.
 
-Any per-sample score ranks the same way: pass `scores={"name": function}` to `rank_curves`
-(the extension point for, e.g., "passes the prompt's own docstring examples").
+Any per-sample score ranks the same way: pass `scores={"name": function}` to `rank_curves`.
+A score may be a tuple, compared in order (the examples ranking is (passes, mean_logp)).
+`rank_run` is `passk rank`: it adds the back-translation and examples scores when asked.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,12 +37,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from passk.analysis import backtranslation
+from passk.analysis.examples import FIELD as EXAMPLES_FIELD
+from passk.analysis.examples import add_example_verdicts
+from passk.benchmarks import Benchmark, Problem, get_benchmark
 from passk.errors import InputError
 from passk.metrics import estimate_pass_at_k
 from passk.records import read_jsonl
 
-Score = Callable[[dict[str, Any]], float | None]
+Key = float | tuple[float, ...]
+Score = Callable[[dict[str, Any]], Key | None]
 """A per-sample score from its results row (higher is preferred); None when it has none."""
+
+EXPECTATION = "exact: averaged over every k-subset in closed form, tied samples picked evenly"
 
 LOGP_FIELDS = ("mean_logp", "sum_logp")
 
@@ -45,7 +60,7 @@ class _Problem:
     passed: npt.NDArray[np.bool_]
 
 
-def field_score(field: str) -> Score:
+def field_score(field: str) -> Callable[[dict[str, Any]], float | None]:
     """The score read from a numeric field of the row, e.g. field_score("mean_logp")."""
 
     def score(row: dict[str, Any]) -> float | None:
@@ -70,7 +85,7 @@ def subset_top_probabilities(n: int, k: int) -> npt.NDArray[np.float64]:
     return np.concatenate(([1.0], np.cumprod(factors)))
 
 
-def ranked_pass_rate(scores: Sequence[float], passed: Sequence[bool], k: int) -> float:
+def ranked_pass_rate(scores: Sequence[Key], passed: Sequence[bool], k: int) -> float:
     """Expected pass rate of the top-scored sample of a random k-subset (ties split evenly).
 
     >>> round(ranked_pass_rate([0.9, 0.5, 0.1], [True, False, False], 1), 6)
@@ -87,14 +102,15 @@ def ranked_pass_rate(scores: Sequence[float], passed: Sequence[bool], k: int) ->
 TieGroups = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
 
 
-def tie_groups(scores: Sequence[float], passed: Sequence[bool]) -> TieGroups:
+def tie_groups(scores: Sequence[Key], passed: Sequence[bool]) -> TieGroups:
     """Samples sorted by score, descending, as groups of equal score: (starts, ends, shares
     of correct samples), positions counted from 0 and ends exclusive."""
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    keys = [_as_tuple(s) for s in scores]
+    order = sorted(range(len(keys)), key=lambda i: keys[i], reverse=True)
     starts: list[int] = []
     shares: list[list[bool]] = []
     for a, i in enumerate(order):
-        if a == 0 or scores[i] != scores[order[a - 1]]:
+        if a == 0 or keys[i] != keys[order[a - 1]]:
             starts.append(a)
             shares.append([])
         shares[-1].append(bool(passed[i]))
@@ -104,6 +120,10 @@ def tie_groups(scores: Sequence[float], passed: Sequence[bool]) -> TieGroups:
         np.array(ends, dtype=np.int64),
         np.array([np.mean(group) for group in shares], dtype=np.float64),
     )
+
+
+def _as_tuple(key: Key) -> tuple[float, ...]:
+    return key if isinstance(key, tuple) else (key,)
 
 
 def _group_pass_rate(groups: TieGroups, avoid: npt.NDArray[np.float64]) -> float:
@@ -141,6 +161,7 @@ def rank_curves(
     return {
         "problems": len(problems),
         "samples": sum(len(p.rows) for p in problems.values()),
+        "expectation": EXPECTATION,
         "ks": list(ks),
         "curves": curves,
         "skipped": skipped,
@@ -164,13 +185,13 @@ def _ranked(problems: dict[str, _Problem], groups: dict[str, TieGroups], k: int)
 
 def _score_all(
     problems: dict[str, _Problem], name: str, score: Score
-) -> tuple[dict[str, list[float]], str | None]:
-    values: dict[str, list[float]] = {}
+) -> tuple[dict[str, list[Key]], str | None]:
+    values: dict[str, list[Key]] = {}
     missing = 0
     for task_id, problem in problems.items():
         scored = [score(row) for row in problem.rows]
         missing += sum(s is None for s in scored)
-        if any(s is not None and math.isnan(s) for s in scored):
+        if any(s is not None and any(map(math.isnan, _as_tuple(s))) for s in scored):
             raise InputError(f"{task_id}: a sample's {name} is NaN; ranking needs a number")
         values[task_id] = [s for s in scored if s is not None]
     if missing == 0:
@@ -216,3 +237,115 @@ def _check_ks(ks: Sequence[int] | None, n_min: int, problems: dict[str, _Problem
             fewest = min(problems, key=lambda t: len(problems[t].rows))
             raise InputError(f"--k: {k} exceeds the {n_min} samples of {fewest}")
     return sorted(set(ks))
+
+
+def rank_run(
+    results: str | os.PathLike[str],
+    *,
+    ks: Sequence[int] | None = None,
+    benchmark: str | None = None,
+    back_translation: bool = False,
+    docstring_model: str | os.PathLike[str] | None = None,
+    examples: bool = False,
+    workers: int | None = None,
+    sandbox: str = "auto",
+    on_start: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """`passk rank`: the curves of `rank_curves` for a run directory or results file, with the
+    back-translation and docstring-examples rankings when asked for.
+
+    Back-translation scores with `docstring_model`, else the model named by the run's
+    config.json; the examples run in the sandbox `sandbox` on `workers` processes, and
+    `on_start` hears what protects the machine before they do.
+    """
+    path = Path(results)
+    results_path = path / "results.jsonl" if path.is_dir() else path
+    rows = [row for problem in _group(results_path).values() for row in problem.rows]
+    scores: dict[str, Score] = {f: field_score(f) for f in LOGP_FIELDS}
+    notes: dict[str, Any] = {}
+    if not (back_translation or examples):
+        return rank_curves(rows, ks=ks, scores=scores)
+    config = _run_config(results_path)
+    bench = _benchmark(benchmark or config.get("benchmark"), results_path)
+    problems = {t: bench.problem(t, where=str(results_path)) for t in _task_ids(rows)}
+    if back_translation:
+        notes["back_translation"] = _add_back_translation(rows, problems, docstring_model, config)
+        scores["back_translation"] = field_score(backtranslation.FIELD)
+    if examples:
+        from passk.execution import choose_sandbox
+
+        counts = add_example_verdicts(
+            rows,
+            problems,
+            workers=workers,
+            sandbox=choose_sandbox(sandbox),
+            preimports=bench.preimports,
+            on_start=on_start,
+        )
+        notes["examples"] = {**counts, "tie_break": "mean_logp", "without_examples": "mean_logp"}
+        scores["examples"] = examples_score
+    return {**rank_curves(rows, ks=ks, scores=scores), **notes}
+
+
+def examples_score(row: dict[str, Any]) -> tuple[float, float]:
+    """(1 if the sample passes its prompt's examples else 0, mean_logp or -inf if it has none);
+    0 for every sample of a problem without examples, so mean_logp ranks those.
+
+    >>> examples_score({"task_id": "t", "passes_examples": True, "mean_logp": -0.5})
+    (1.0, -0.5)
+    """
+    mean_logp = field_score("mean_logp")(row)
+    return (
+        float(row.get(EXAMPLES_FIELD) is True),
+        -math.inf if mean_logp is None else mean_logp,
+    )
+
+
+def _run_config(results: Path) -> dict[str, Any]:
+    """The config.json of the run the results belong to ({} if there is none)."""
+    path = results.with_name("config.json")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: not a readable run config ({e})") from None
+    return config if isinstance(config, dict) else {}
+
+
+def _benchmark(name: str | None, results: Path) -> Benchmark:
+    from passk.analysis.bleu import benchmark_of
+
+    return get_benchmark(name or benchmark_of(results) or "humaneval")
+
+
+def _task_ids(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(row["task_id"] for row in rows))
+
+
+def _add_back_translation(
+    rows: list[dict[str, Any]],
+    problems: dict[str, Problem],
+    docstring_model: str | os.PathLike[str] | None,
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """Score every row's back-translation with a local model; what was used, for the JSON."""
+    from passk.generation.local import LocalBackend
+
+    model = str(docstring_model) if docstring_model is not None else config.get("model")
+    if not isinstance(model, str):
+        raise InputError(
+            "--back-translation: no run config.json beside the results names the run's model; "
+            "give --docstring-model DIR"
+        )
+    if model.startswith(("openai:", "vllm:")):
+        raise InputError(
+            f"--back-translation scores with a local model directory, and the run's model is "
+            f"{model}; give --docstring-model DIR"
+        )
+    backend = LocalBackend(model)
+    try:
+        scored = backtranslation.add_back_translation(rows, problems, backend.score)
+    finally:
+        backend.close()
+    return {"model": model, "template": backtranslation.TEMPLATE, "texts_scored": scored}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from passk.cli.options import positive_int
 from passk.errors import InputError
 
 
@@ -15,8 +17,9 @@ def register(commands: Any) -> None:
         "rank",
         help="pass rate of one sample chosen out of k by each heuristic (Figure 7)",
         description="For each k, the expected pass rate of the one sample a heuristic picks out "
-        "of a random k-subset (random, oracle, highest mean/sum log-probability), computed "
-        "exactly over subsets and averaged over problems.",
+        "of a random k-subset (random, oracle, highest mean/sum log-probability, and on request "
+        "back-translation and the prompt's docstring examples), computed exactly over subsets "
+        "and averaged over problems.",
     )
     p.add_argument("results", help="run directory (with results.jsonl) or a results JSONL file")
     p.add_argument("--k", default=None, help="comma-separated ks (default: 1..n)")
@@ -24,6 +27,41 @@ def register(commands: Any) -> None:
         "--json",
         default=None,
         help="where to write the curves (default: ranking.json beside the results)",
+    )
+    p.add_argument(
+        "--back-translation",
+        action="store_true",
+        help="also rank by log P(docstring | sample's code) under a local model",
+    )
+    p.add_argument(
+        "--docstring-model",
+        default=None,
+        metavar="DIR",
+        help="model directory for --back-translation (default: the run's model, from its "
+        "config.json)",
+    )
+    p.add_argument(
+        "--examples",
+        action="store_true",
+        help="also rank by passing the >>> examples of the prompt's docstring, run in the "
+        "sandbox (ties and problems without examples: mean log-probability)",
+    )
+    p.add_argument(
+        "--benchmark",
+        default=None,
+        help="benchmark of the results (default: the run's, else humaneval)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="worker processes for --examples (default: one per CPU core)",
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=["auto", "native", "bwrap", "gvisor", "none"],
+        default="auto",
+        help="isolation for --examples, as for passk evaluate (default: auto)",
     )
     p.set_defaults(handler=run)
 
@@ -39,12 +77,24 @@ def parse_ks(text: str | None) -> list[int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from passk.analysis.ranking import rank_curves
+    from passk.analysis.ranking import rank_run
     from passk.records.jsonl import write_text_atomic
 
+    if args.docstring_model and not args.back_translation:
+        raise InputError("--docstring-model is for --back-translation; add that flag")
     path = Path(args.results)
     results = path / "results.jsonl" if path.is_dir() else path
-    curves = rank_curves(results, ks=parse_ks(args.k))
+    curves = rank_run(
+        results,
+        ks=parse_ks(args.k),
+        benchmark=args.benchmark,
+        back_translation=args.back_translation,
+        docstring_model=args.docstring_model,
+        examples=args.examples,
+        workers=args.workers,
+        sandbox=args.sandbox,
+        on_start=lambda line: print(line, file=sys.stderr),
+    )
     out = Path(args.json) if args.json else results.parent / "ranking.json"
     write_text_atomic(out, json.dumps(curves, indent=2) + "\n")
     print_curves(curves, out)
@@ -63,11 +113,30 @@ def print_curves(curves: dict[str, Any], out: Path) -> None:
     table.add_column("k", justify="right")
     names = list(curves["curves"])
     for name in names:
-        table.add_column(f"{name} %", justify="right")
+        table.add_column(f"{name} %", justify="right", min_width=len(name))
     for i, k in enumerate(curves["ks"]):
         cells = [f"{100 * curves['curves'][name][i][1]:.2f}" for name in names]
         table.add_row(str(k), *cells)
     console.print(table)
     for name, reason in curves["skipped"].items():
         console.print(f"skipped {name}: {reason}", markup=False)
+    for line in notes(curves):
+        console.print(line, markup=False)
     console.print(f"ranking: {out}", markup=False)
+
+
+def notes(curves: dict[str, Any]) -> list[str]:
+    """How the expectation was computed, and what the optional rankings used."""
+    lines = [f"expectation over k-subsets: {curves['expectation']}"]
+    if bt := curves.get("back_translation"):
+        lines.append(
+            f"back_translation: log P(docstring | code) under {bt['model']} "
+            f"({bt['texts_scored']} distinct texts scored)"
+        )
+    if ex := curves.get("examples"):
+        lines.append(
+            f"examples: {ex['problems_with_examples']} of {ex['problems']} problems have >>> "
+            f"examples; {ex['samples_passing']} of their {ex['samples_run']} samples pass them; "
+            "ties, and problems without examples, ranked by mean_logp"
+        )
+    return lines

@@ -174,8 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     problems = list(get_benchmark("humaneval").problems.values())
     with tempfile.TemporaryDirectory(prefix="passk-genbench-") as scratch:
+        # Token healing off: greedy texts are compared with transformers' generate.
         backend = LocalBackend(
-            build_model(Path(scratch) / "model", args.hidden, args.layers), batch_size=64
+            build_model(Path(scratch) / "model", args.hidden, args.layers),
+            batch_size=64,
+            token_healing=False,
         )
         params = sum(p.numel() for p in backend.model.parameters())
         print(

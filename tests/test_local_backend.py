@@ -40,7 +40,8 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def backend(tiny_dir: Path) -> LocalBackend:
-    return LocalBackend(tiny_dir, device="cpu", batch_size=8)
+    # Token healing off: these tests hold the sampler to transformers' generate, which has none.
+    return LocalBackend(tiny_dir, device="cpu", batch_size=8, token_healing=False)
 
 
 def requests(prompts: list[str], seed: int = 0, n: int = 1) -> list[SampleRequest]:
@@ -291,3 +292,51 @@ def test_importing_generation_does_not_import_torch() -> None:
     code = "import sys, passk.generation, passk.generation.sampling; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---- token healing --------------------------------------------------------------------------
+
+
+def test_token_healing_backs_up_a_bare_newline(backend: LocalBackend) -> None:
+    tok = backend.tokenizer
+    prompt = PROMPTS[0]  # ends in "\n", which this vocabulary also merges with indentation
+    ids = list(tok(prompt).input_ids)
+    strings = tok.convert_ids_to_tokens(list(range(len(tok))))
+    assert sum(s.startswith(strings[ids[-1]]) for s in strings) > 1
+    [plain] = sampling.encode_prompts(tok, requests([prompt]))
+    [healed] = sampling.encode_prompts(tok, requests([prompt]), token_healing=True)
+    assert (plain.prompt_ids, plain.heal, plain.allowed) == (ids, "", ())
+    assert healed.prompt_ids == ids[:-1] and healed.heal == "\n"
+    assert set(healed.allowed) == {
+        i for i, s in enumerate(strings) if s.startswith(strings[ids[-1]])
+    } - set(tok.all_special_ids)
+    # A prompt that does not end in whitespace is left alone.
+    [other] = sampling.encode_prompts(tok, requests(["def f(x):"]), token_healing=True)
+    assert other.heal == "" and other.prompt_ids == list(tok("def f(x):").input_ids)
+
+
+@pytest.mark.parametrize("params", [GREEDY, WARM], ids=["greedy", "sampled"])
+def test_token_healing_first_token_gives_back_the_newline(
+    tiny_dir: Path, params: SamplingParams
+) -> None:
+    healing = LocalBackend(tiny_dir, device="cpu", batch_size=8, token_healing=True)
+    tok = healing.tokenizer
+    prompt = PROMPTS[0]
+    stop = SamplingParams(**{**params.__dict__, "stop": ("\n",)})
+    for p in (params, stop):
+        for s in draw(healing, requests([prompt], n=4), p).values():
+            first = tok.convert_ids_to_tokens(s.token_ids[0])
+            assert first.startswith(tok.convert_ids_to_tokens(tok(prompt).input_ids[-1]))
+            full = tok.decode(list(s.token_ids), skip_special_tokens=True)
+            assert full.startswith("\n")
+            # The prompt's own newline is neither part of the completion nor a stop match.
+            expected, _ = cut_at_stop(full[1:], p.stop)
+            assert s.completion.text == expected
+            assert "".join(s.completion.tokens).startswith(s.completion.text)
+    # Greedy: the healed first token is the model's best among those that begin with "\n".
+    healed_prompt = sampling.encode_prompts(tok, requests([prompt]), token_healing=True)[0]
+    with torch.no_grad():
+        logits = healing.model(torch.tensor([healed_prompt.prompt_ids])).logits[0, -1]
+    best = max(healed_prompt.allowed, key=lambda i: logits[i].item())
+    [greedy] = draw(healing, requests([prompt]), GREEDY).values()
+    assert greedy.token_ids[0] == best

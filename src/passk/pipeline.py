@@ -71,6 +71,7 @@ def run(
     resume: bool = False,
     model_name: str | None = None,
     batch_size: int = 32,
+    token_healing: bool = True,
     workers: int | None = None,
     limits: Limits | None = None,
     sandbox: str = "auto",
@@ -92,6 +93,7 @@ def run(
         "params": asdict(params),
         "seed": seed,
         "k": list(k),
+        "token_healing": token_healing,
         "mode": mode,
         "sandbox": sandbox,
         "limits": asdict(limits or Limits()),
@@ -112,6 +114,7 @@ def run(
             resume=resume,
             model_name=model_name,
             batch_size=batch_size,
+            token_healing=token_healing,
             on_progress=on_generate,
         )
     evaluation = evaluate(

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             model_name=args.model_name,
             batch_size=args.batch_size,
+            token_healing=args.token_healing,
             on_progress=on_progress,
         )
     print_generation(result)

@@ -87,7 +87,9 @@ def add_sampling_limits(p: argparse.ArgumentParser) -> None:
 
 def add_sampling_options(p: argparse.ArgumentParser, *, n: int) -> None:
     """The options every sampling command shares (the paper's settings by default)."""
-    p.add_argument("--benchmark", default="humaneval", help="benchmark name (default: humaneval)")
+    p.add_argument(
+        "--benchmark", default="humaneval", help="humaneval or doctests:PATH (default: humaneval)"
+    )
     p.add_argument(
         "--tasks",
         type=task_list,
@@ -114,6 +116,14 @@ def add_sampling_options(p: argparse.ArgumentParser, *, n: int) -> None:
         type=positive_int,
         default=32,
         help="rows decoded together by the local sampler (default: 32)",
+    )
+    p.add_argument(
+        "--token-healing",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="local models: when a prompt ends in a bare newline (or other whitespace token "
+        "that the vocabulary merges with what follows), back it up and make the first token "
+        "begin with it (default: on)",
     )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             model_name=args.model_name,
             batch_size=args.batch_size,
+            token_healing=args.token_healing,
             workers=args.workers,
             limits=limits,
             sandbox=args.sandbox,

@@ -9,7 +9,9 @@ from passk.errors import InputError
 from passk.generation.types import Backend
 
 
-def open_backend(model: str, *, model_name: str | None = None, batch_size: int = 32) -> Backend:
+def open_backend(
+    model: str, *, model_name: str | None = None, batch_size: int = 32, token_healing: bool = True
+) -> Backend:
     """The backend for MODEL.
 
     `openai:http://127.0.0.1:8000/v1` is any OpenAI-compatible completions server (vLLM,
@@ -31,4 +33,4 @@ def open_backend(model: str, *, model_name: str | None = None, batch_size: int =
         return VLLMBackend(model.removeprefix("vllm:"))
     from passk.generation.local import LocalBackend
 
-    return LocalBackend(Path(model), batch_size=batch_size)
+    return LocalBackend(Path(model), batch_size=batch_size, token_healing=token_healing)

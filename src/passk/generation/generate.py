@@ -47,6 +47,7 @@ def generate(
     resume: bool = False,
     model_name: str | None = None,
     batch_size: int = 32,
+    token_healing: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> Generation:
     """Sample `n` completions for each problem of `benchmark` (or of `tasks`) into `out`.
@@ -62,7 +63,7 @@ def generate(
     requests = build_requests(bench, tasks, n, seed)
     out_path = Path(out)
     check_writable(out_path)
-    backend = _open(model, model_name, batch_size)
+    backend = _open(model, model_name, batch_size, token_healing)
     try:
         settings = _settings(bench, backend, params, seed)
         return _run(backend, requests, params, settings, out_path, resume, on_progress)
@@ -70,12 +71,16 @@ def generate(
         backend.close()
 
 
-def _open(model: str | Backend, model_name: str | None, batch_size: int) -> Backend:
+def _open(
+    model: str | Backend, model_name: str | None, batch_size: int, token_healing: bool
+) -> Backend:
     if not isinstance(model, str):
         return model
     from passk.generation.backends import open_backend
 
-    return open_backend(model, model_name=model_name, batch_size=batch_size)
+    return open_backend(
+        model, model_name=model_name, batch_size=batch_size, token_healing=token_healing
+    )
 
 
 def build_requests(
@@ -95,12 +100,16 @@ def build_requests(
 def _settings(
     bench: Benchmark, backend: Backend, params: SamplingParams, seed: int
 ) -> dict[str, Any]:
-    return {
+    settings = {
         "benchmark": bench.describe(),
         "model": backend.model_id,
         "params": asdict(params),
         "seed": seed,
     }
+    # Recorded only when off, so that journals from before the option still resume.
+    if getattr(backend, "token_healing", True) is False:
+        settings["token_healing"] = False
+    return settings
 
 
 def _journal_path(out: Path) -> Path:

@@ -37,6 +37,7 @@ class LocalBackend:
         device: str | None = None,
         dtype: str | torch.dtype | None = None,
         batch_size: int = 32,
+        token_healing: bool = True,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {batch_size}")
@@ -44,6 +45,7 @@ class LocalBackend:
         check_model_dir(self.path)
         self.model_id = self.path.resolve().name
         self.batch_size = batch_size
+        self.token_healing = token_healing
         config = _load(AutoConfig, self.path)
         if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
             raise InputError(
@@ -79,7 +81,7 @@ class LocalBackend:
         trace: list[int] | None = None,
     ) -> Iterator[sampling.Sample]:
         """Like `generate`, with each sample's token ids and log-probabilities."""
-        groups = sampling.encode_prompts(self.tokenizer, requests)
+        groups = sampling.encode_prompts(self.tokenizer, requests, token_healing=self.token_healing)
         sampling.check_context(groups, params.max_tokens, self.max_context())
         return sampling.sample(
             self.model,
@@ -91,12 +93,70 @@ class LocalBackend:
             trace=trace,
         )
 
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+        """Each continuation's summed token log-probability given its prompt, in order.
+
+        The two are tokenized apart (the prompt as for sampling, the continuation without
+        special tokens) and joined. Pairs are sorted by length and run in chunks of
+        batch_size, one left-padded forward pass per chunk. A pair longer than the context
+        window loses the start of its prompt.
+        """
+        if len(prompts) != len(continuations):
+            raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
+        pairs = [self._score_ids(p, c) for p, c in zip(prompts, continuations, strict=True)]
+        order = sorted(range(len(pairs)), key=lambda i: -sum(map(len, pairs[i])))
+        totals = [0.0] * len(pairs)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            scores = _continuation_logprobs(self.model, [pairs[i] for i in chunk])
+            for i, total in zip(chunk, scores, strict=True):
+                totals[i] = total
+        return totals
+
+    def _score_ids(self, prompt: str, continuation: str) -> tuple[list[int], list[int]]:
+        ids = list(self.tokenizer(prompt).input_ids)
+        if not ids and self.tokenizer.bos_token_id is not None:
+            ids = [self.tokenizer.bos_token_id]
+        tail = list(self.tokenizer(continuation, add_special_tokens=False).input_ids)
+        room = self.max_context() - len(tail)
+        if not ids or room < 1:
+            raise InputError(
+                f"cannot score a {len(tail)}-token continuation after a {len(ids)}-token prompt "
+                f"with a context window of {self.max_context()} tokens"
+            )
+        return ids[-room:], tail
+
     def close(self) -> None:
         """Free the model's memory (the accelerator's too)."""
         self.model = None
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _continuation_logprobs(model: Any, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
+    """Sum of log P(continuation | prompt) per (prompt ids, continuation ids), in one forward
+    pass over the left-padded rows, keeping logits only where continuations are predicted."""
+    longest = max(len(tail) for _, tail in pairs)
+    if longest == 0:
+        return [0.0] * len(pairs)
+    with torch.inference_mode():
+        ids, mask = sampling._left_pad([p + t for p, t in pairs], model.device)  # [rows, length]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # [rows, length]
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=False,
+            logits_to_keep=longest + 1,
+        )
+        logits = out.logits[:, :-1].float()  # [rows, longest, vocab]: predicts ids[:, -longest:]
+        targets = ids[:, -longest:]  # [rows, longest]
+        logps = logits.gather(-1, targets[..., None])[..., 0] - logits.logsumexp(-1)
+        lengths = torch.tensor([len(t) for _, t in pairs], device=ids.device)  # [rows]
+        kept = torch.arange(longest, device=ids.device) >= longest - lengths[:, None]
+        totals: list[float] = logps.where(kept, 0.0).double().sum(-1).tolist()
+        return totals
 
 
 def check_model_dir(path: Path) -> None:

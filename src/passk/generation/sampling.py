@@ -40,20 +40,71 @@ class Sample:
 
 @dataclass
 class Group:
-    """Requests that share one prompt, and the prompt's token ids."""
+    """Requests that share one prompt, and the prompt's token ids.
+
+    A healed prompt has lost its last token, whose text is `heal`; the first token drawn is
+    then one of `allowed`, the tokens whose text begins with `heal`, and `heal` is not part
+    of the completion.
+    """
 
     prompt_ids: list[int]
     requests: list[SampleRequest]
+    heal: str = ""
+    allowed: tuple[int, ...] = ()
 
 
-def encode_prompts(tokenizer: Any, requests: Sequence[SampleRequest]) -> list[Group]:
-    """Tokenize each distinct prompt once; groups in the order prompts first appear."""
+def encode_prompts(
+    tokenizer: Any, requests: Sequence[SampleRequest], *, token_healing: bool = False
+) -> list[Group]:
+    """Tokenize each distinct prompt once; groups in the order prompts first appear.
+
+    With token_healing, a prompt that ends in a whitespace-only token which longer tokens
+    extend (a bare newline, where the vocabulary merges a newline with the next line's
+    indentation) is healed: see `Group`. Otherwise the model would see a token boundary that
+    training text never has there, and after a bare newline a code model expects a new
+    top-level statement rather than the function body the prompt asks for.
+    """
+    vocabulary = _token_strings(tokenizer) if token_healing else None
     groups: dict[str, Group] = {}
     for request in requests:
         if request.prompt not in groups:
-            groups[request.prompt] = Group(_encode(tokenizer, request), [])
+            groups[request.prompt] = _heal(
+                tokenizer, Group(_encode(tokenizer, request), []), vocabulary
+            )
         groups[request.prompt].requests.append(request)
     return list(groups.values())
+
+
+Vocabulary = tuple[tuple[str, ...], frozenset[int], dict[str, tuple[int, ...]]]
+
+
+def _token_strings(tokenizer: Any) -> Vocabulary:
+    """Every id's raw vocabulary string (byte-level or SentencePiece form), the special ids,
+    and a cache of the allowed sets found so far."""
+    ids = range(len(tokenizer))
+    strings = tuple(tokenizer.convert_ids_to_tokens(list(ids)))
+    return strings, frozenset(tokenizer.all_special_ids), {}
+
+
+def _heal(tokenizer: Any, group: Group, vocabulary: Vocabulary | None) -> Group:
+    if vocabulary is None or len(group.prompt_ids) < 2:
+        return group
+    strings, special, found = vocabulary
+    last = group.prompt_ids[-1]
+    if last >= len(strings) or last in special:
+        return group
+    text = tokenizer.decode([last])
+    if not text or not text.isspace():
+        return group
+    raw = strings[last]
+    if raw not in found:
+        found[raw] = tuple(
+            i for i, t in enumerate(strings) if t and t.startswith(raw) and i not in special
+        )
+    allowed = found[raw]
+    if len(allowed) < 2:
+        return group
+    return Group(group.prompt_ids[:-1], group.requests, heal=text, allowed=allowed)
 
 
 def _encode(tokenizer: Any, request: SampleRequest) -> list[int]:
@@ -82,7 +133,7 @@ def check_context(groups: Sequence[Group], max_tokens: int, max_context: int) ->
 def plan_batches(groups: Sequence[Group], batch_size: int) -> list[list[Group]]:
     """Split groups into chunks of at most batch_size rows, then pack chunks into batches."""
     chunks = [
-        Group(g.prompt_ids, g.requests[i : i + batch_size])
+        Group(g.prompt_ids, g.requests[i : i + batch_size], g.heal, g.allowed)
         for g in groups
         for i in range(0, len(g.requests), batch_size)
     ]
@@ -190,6 +241,7 @@ class Row:
     detokenizer: Detokenizer
     logprobs: list[float] = field(default_factory=list)
     token_ids: list[int] = field(default_factory=list)
+    skip: int = 0  # leading characters of the text that belong to the prompt (token healing)
 
 
 @dataclass
@@ -224,6 +276,11 @@ def _prefill(
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # [prompts, length]
         cache = DynamicCache(config=model.config)
         logits = _forward(model, ids, mask, positions, cache)  # [prompts, vocab]
+        for i, group in enumerate(batch):
+            if group.allowed:  # a healed prompt: the first token must give back its text
+                keep = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
+                keep[list(group.allowed)] = True
+                logits[i] = logits[i].masked_fill(~keep, float("-inf"))
         owner = [i for i, g in enumerate(batch) for _ in g.requests]
         index = torch.tensor(owner, device=device)  # [rows]: each row's prompt
         cache.batch_select_indices(index)
@@ -233,7 +290,11 @@ def _prefill(
         return BatchState(
             model=model,
             rows=[
-                Row(r, Detokenizer(decode, batch[i].prompt_ids[-CONTEXT_TOKENS:]))
+                Row(
+                    r,
+                    Detokenizer(decode, batch[i].prompt_ids[-CONTEXT_TOKENS:]),
+                    skip=len(batch[i].heal),
+                )
                 for r, i in zip(requests, owner, strict=True)
             ],
             cache=cache,
@@ -386,19 +447,22 @@ def _advance(
     row.token_ids.append(token)
     row.logprobs.append(logp)
     before = len(row.detokenizer.text)
-    if row.detokenizer.push(token) and _stop_in_tail(row.detokenizer.text, before, params.stop):
+    if row.detokenizer.push(token) and _stop_in_tail(
+        row.detokenizer.text, before, params.stop, row.skip
+    ):
         return "stop"
     return "length" if len(row.token_ids) == params.max_tokens else None
 
 
-def _stop_in_tail(text: str, before: int, stop: Sequence[str]) -> bool:
-    """Whether a stop sequence ends in text[before:], the characters just added."""
-    return any(s and text.find(s, max(0, before - len(s) + 1)) >= 0 for s in stop)
+def _stop_in_tail(text: str, before: int, stop: Sequence[str], skip: int = 0) -> bool:
+    """Whether a stop sequence ends in text[before:], the characters just added, and starts
+    at or after `skip` (text before it is the prompt's)."""
+    return any(s and text.find(s, max(skip, before - len(s) + 1)) >= 0 for s in stop)
 
 
 def _finish(row: Row, reason: str, params: SamplingParams) -> Sample:
-    text, stopped = cut_at_stop(row.detokenizer.full_text(), params.stop)
-    starts = row.detokenizer.starts
+    text, stopped = cut_at_stop(row.detokenizer.full_text()[row.skip :], params.stop)
+    starts = [max(0, s - row.skip) for s in row.detokenizer.starts]
     # Tokens that start before the cut are kept (one straddling it too), as Completion says.
     kept = sum(1 for s in starts if s < len(text)) if stopped else len(starts)
     logprobs = tuple(row.logprobs[:kept])
@@ -409,16 +473,20 @@ def _finish(row: Row, reason: str, params: SamplingParams) -> Sample:
         sum_logp=total,
         mean_logp=total / kept if kept else None,
         finish_reason=reason,
-        tokens=_token_texts(row.detokenizer)[:kept],
+        tokens=_token_texts(row.detokenizer, row.skip)[:kept],
         token_logprobs=logprobs,
         token_ids=tuple(row.token_ids[:kept]),
     )
     return Sample(row.request, completion, tuple(row.token_ids), tuple(row.logprobs))
 
 
-def _token_texts(detokenizer: Detokenizer) -> tuple[str, ...]:
-    """Each token's own text; the last kept one may run past a stop cut."""
-    text, starts = detokenizer.full_text(), detokenizer.starts
+def _token_texts(detokenizer: Detokenizer, skip: int = 0) -> tuple[str, ...]:
+    """Each token's own text (a healed first token without the prompt's part); the last kept
+    one may run past a stop cut."""
+    text = detokenizer.full_text()[skip:]
+    starts = [max(0, s - skip) for s in detokenizer.starts]
+    if not starts:  # the row ended at once (end-of-text first): no tokens
+        return ()
     return tuple(text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True))
 
 

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         rank_command,
         report_command,
         run_command,
+        scaling_command,
         serve_command,
         sweep_command,
         tokenizer_command,
@@ -84,4 +85,5 @@ def build_parser() -> argparse.ArgumentParser:
     bleu_command.register(commands)
     report_command.register(commands)
     train_command.register(commands)
+    scaling_command.register(commands)
     return parser

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Reproduce passk's default model, models/passk-tiny, from nothing but this machine's Python
+# files: corpus -> tokenizer -> token arrays -> training -> the model card's samples.
+#
+#   scripts/default_model.sh [STAGE ...]      (default: all stages in order)
+#
+# Stages: corpus tokenizer tokens train install samples evaluate
+#   corpus     passk corpus build: the standard library, site-packages and Debian's Python
+#              packages, filtered, deduplicated, decontaminated against HumanEval (seed 0)
+#   tokenizer  byte-level BPE, 8192 ids, whitespace-run tokens, on the first 100 MB
+#   tokens     the train/valid token arrays
+#   train      the `tiny` preset (24.4M parameters), context 1024, 128k tokens a step,
+#              peak lr 2e-3, 175 warmup steps, cosine decay; bf16 weights exported
+#   install    copy the model files into $MODEL (models/passk-tiny)
+#   samples    n=$N samples per HumanEval problem at T=0.2 and T=0.8 (top-p 0.95), the
+#              paper's settings for pass@1 and pass@10/100
+#   evaluate   run every sample in the sandbox; pass@k with confidence intervals
+#
+# Settings (environment): WORK (data/default-model), MODEL (models/passk-tiny), TOKENS (total
+# training tokens, default 400M), PRESET (tiny), CONTEXT (1024), BATCH_TOKENS (131072), TIME_BUDGET (seconds for training; the schedule is fitted
+# to it), MICRO_BATCH (sequences a forward pass, 32), N (100), GEN_BATCH (rows sampled
+# together, 256), GEN_TIMEOUT (seconds per temperature, none), PASSK (the passk command).
+# The shipped model was trained on one GPU (see models/passk-tiny/README.md); on a 2-core CPU
+# the same recipe runs at about 1.5k tokens/s, so TOKENS=400M there takes days: lower it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORK=${WORK:-data/default-model}
+MODEL=${MODEL:-models/passk-tiny}
+TOKENS=${TOKENS:-400M}
+PRESET=${PRESET:-tiny}
+CONTEXT=${CONTEXT:-1024}
+BATCH_TOKENS=${BATCH_TOKENS:-131072}
+MICRO_BATCH=${MICRO_BATCH:-32}
+N=${N:-100}
+GEN_BATCH=${GEN_BATCH:-256}
+PASSK=${PASSK:-passk}
+read -r -a passk <<<"$PASSK"
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(corpus tokenizer tokens train install samples evaluate)
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+corpus() {
+  [ -f "$WORK/corpus/manifest.json" ] && { log "corpus: reusing $WORK/corpus"; return; }
+  local extra=()
+  for d in /usr/lib/python3/dist-packages /usr/lib/python3.11; do
+    [ -d "$d" ] && extra+=("$d")
+  done
+  "${passk[@]}" corpus build --stdlib --site-packages "${extra[@]}" --seed 0 --no-progress \
+    --out "$WORK/corpus"
+}
+
+tokenizer() {
+  [ -f "$WORK/tokenizer/tokenizer.json" ] && { log "tokenizer: reusing"; return; }
+  "${passk[@]}" tokenizer train "$WORK/corpus" --vocab-size 8192 --max-bytes 100000000 \
+    --out "$WORK/tokenizer"
+}
+
+tokens() {
+  [ -f "$WORK/tokens/stats.json" ] && { log "tokens: reusing"; return; }
+  "${passk[@]}" corpus tokenize "$WORK/corpus" --tokenizer "$WORK/tokenizer" --out "$WORK/tokens"
+}
+
+train() {
+  local budget=()
+  [ -n "${TIME_BUDGET:-}" ] && budget=(--time-budget "$TIME_BUDGET")
+  if [ -d "$WORK/model/checkpoint" ] && [ ! -f "$WORK/model/summary.json" ]; then
+    "${passk[@]}" train --resume "$WORK/model" --no-progress "${budget[@]}"
+    return
+  fi
+  [ -f "$WORK/model/summary.json" ] && { log "train: finished already"; return; }
+  "${passk[@]}" train --data "$WORK/tokens" --tokenizer "$WORK/tokenizer" --preset "$PRESET" \
+    --tokens "$TOKENS" --context "$CONTEXT" --batch-tokens "$BATCH_TOKENS" --micro-batch "$MICRO_BATCH" \
+    --lr 2e-3 --warmup-steps 175 --eval-interval 200 --eval-tokens 2M \
+    --checkpoint-interval 200 --seed 0 --export-dtype bfloat16 --no-progress \
+    --out "$WORK/model" "${budget[@]}"
+}
+
+install() {
+  mkdir -p "$MODEL"
+  for f in config.json generation_config.json model.safetensors tokenizer.json \
+    tokenizer_config.json train_config.json summary.json train_log.jsonl loss_curve.png; do
+    [ -f "$WORK/model/$f" ] && cp "$WORK/model/$f" "$MODEL/$f"
+  done
+  cp "$WORK/corpus/manifest.json" "$MODEL/corpus_manifest.json"
+  [ -f "$WORK/tokenizer/passk_tokenizer.json" ] && cp "$WORK/tokenizer/passk_tokenizer.json" "$MODEL/"
+  [ -f "$WORK/tokens/stats.json" ] && cp "$WORK/tokens/stats.json" "$MODEL/tokens_stats.json"
+  log "installed $MODEL ($(du -sh "$MODEL" | cut -f1))"
+}
+
+samples() {
+  local t
+  for t in 0.2 0.8; do
+    local out="$WORK/card/humaneval-n$N-t$t"
+    mkdir -p "$out"
+    [ -f "$out/samples.jsonl" ] && continue
+    local resume=()
+    [ -f "$out/samples.jsonl.partial" ] && resume=(--resume)
+    local timeout=()
+    [ -n "${GEN_TIMEOUT:-}" ] && timeout=(timeout --signal=TERM "$GEN_TIMEOUT")
+    "${timeout[@]}" "${passk[@]}" generate "$MODEL" --n "$N" --temperature "$t" --top-p 0.95 \
+      --max-tokens 300 --seed 0 --batch-size "$GEN_BATCH" --no-progress "${resume[@]}" \
+      --out "$out/samples.jsonl" || log "samples at T=$t stopped early (resumable)"
+  done
+}
+
+evaluate() {
+  local t
+  for t in 0.2 0.8; do
+    local out="$WORK/card/humaneval-n$N-t$t"
+    "${passk[@]}" evaluate "$out/samples.jsonl" --k 1,10,100 --no-progress \
+      --out "$out/results.jsonl"
+  done
+}
+
+for stage in "${stages[@]}"; do
+  case "$stage" in
+    corpus | tokenizer | tokens | train | install | samples | evaluate)
+      log "stage $stage"
+      "$stage"
+      ;;
+    *)
+      echo "default_model.sh: unknown stage '$stage' (corpus tokenizer tokens train install samples evaluate)" >&2
+      exit 2
+      ;;
+  esac
+done

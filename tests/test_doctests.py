@@ -145,10 +145,15 @@ def check(candidate):
         '10\\n'
     )
     globs = dict(globals())
-    globs['add'] = candidate
     test = doctest.DocTestParser().get_doctest(examples, globs, 'add', 'geometry.py', 0)
+
+    class Runner(doctest.DebugRunner):
+        def report_start(self, out, test, example):
+            test.globs['add'] = candidate  # an example may have imported the original
+            super().report_start(out, test, example)
+
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-    runner = doctest.DebugRunner(verbose=False, optionflags=flags)
+    runner = Runner(verbose=False, optionflags=flags)
     try:
         runner.run(test, clear_globs=False)
     except doctest.DocTestFailure as e:
@@ -336,6 +341,87 @@ def test_bad_paths_are_one_clear_error(tmp_path: Path, name: str, message: str) 
     with pytest.raises(BenchmarkError) as info:
         get_benchmark(name.format(tmp=tmp_path))
     assert str(info.value) == message.format(tmp=tmp_path)
+
+
+# Functions named like the standard library's, whose examples import the original: the sandbox
+# can import it, so without care every completion would pass.
+IMPORTING = '''\
+import math
+
+
+def gcd(a, b):
+    """Greatest common divisor.
+
+    >>> from math import gcd, lcm as multiple
+    >>> gcd(12, 18), multiple(4, 6)
+    (6, 12)
+    >>> from math import gcd; gcd(2, 4)
+    2
+    """
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def lcm(a, b):
+    """Least common multiple.
+
+    >>> from math import *
+    >>> lcm(4, 6)
+    12
+    """
+    return a * b // math.gcd(a, b)
+
+
+def isqrt(n):
+    """Only ever reached through the module, so untestable.
+
+    >>> from math import isqrt
+    >>> import math
+    >>> math.isqrt(10)
+    3
+    """
+    return int(n**0.5)
+'''
+
+
+def test_imports_of_the_function_are_taken_out_of_its_examples() -> None:
+    candidates = mined.extract("mathlike.py", IMPORTING)
+    # isqrt: its examples reach it only as `math.isqrt`, the installed original.
+    assert [c.problem.entry_point for c in candidates] == ["gcd", "lcm"]
+    gcd = candidates[0].problem
+    assert "'>>> from math import lcm as multiple\\n'" in gcd.test
+    assert "'>>> gcd(2, 4)\\n'" in gcd.test
+    assert "import gcd" not in gcd.test
+    assert "'>>> from math import *\\n'" in candidates[1].problem.test  # left to the runner
+
+
+def test_a_completion_is_tested_even_where_the_examples_import_the_original(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "mathlike.py", IMPORTING)
+    bench = load_doctests(str(path))
+    assert list(bench.problems) == ["doctests/mathlike.py:gcd", "doctests/mathlike.py:lcm"]
+    samples = tmp_path / "samples.jsonl"
+    rows = [
+        {"task_id": "doctests/mathlike.py:gcd", "completion": "    return 1\n"},
+        {"task_id": "doctests/mathlike.py:lcm", "completion": "    return 0\n"},
+        {
+            "task_id": "doctests/mathlike.py:lcm",
+            "completion": "    return a * b // math.gcd(a, b)\n",
+        },
+    ]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    evaluation = evaluate(samples, benchmark=f"doctests:{path}", k=[1], workers=1)
+    results = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
+    assert [r["passed"] for r in results] == [False, False, True]
+    assert results[0]["result"] == (
+        "failed: AssertionError: example 'gcd(12, 18), multiple(4, 6)': "
+        "expected '(6, 12)\\n', got '(1, 12)\\n'"
+    )
+    assert results[1]["result"] == (
+        "failed: AssertionError: example 'lcm(4, 6)': expected '12\\n', got '0\\n'"
+    )
 
 
 # --------------------------------------------------------------------------- end to end

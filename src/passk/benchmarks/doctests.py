@@ -9,16 +9,19 @@ HumanEval's prompts are a signature and a docstring with examples (Chen et al. 2
 - canonical_solution: the source lines after the docstring (the body, indentation kept);
 - test: `check(candidate)`, which runs the docstring's examples with `doctest` (ELLIPSIS and
   NORMALIZE_WHITESPACE) in the program's globals, with the function's name bound to the
-  candidate, and raises AssertionError naming the first failing example. Examples in the
-  module docstring that call the function are appended as hidden tests; a problem that fails
-  with them is tried once more without them.
+  candidate before every example, and raises AssertionError naming the first failing example.
+  Examples that import the function itself (`>>> from pkg.mod import name`, which in the
+  sandbox would fetch the installed original) keep only their other names, or go. Examples in
+  the module docstring that call the function are appended as hidden tests; a problem that
+  fails with them is tried once more without them.
 
 PATH is a .py file, a directory searched recursively for .py files (sorted), or a corpus built
 by `passk corpus build`, of which only the held-out `valid` split is read (the model never
 trained on it); task ids are `doctests/<path>:<function>`, the path relative to PATH or the
 corpus record's `path`. Skipped: methods, nested and async functions, files that do not parse
 or are not UTF-8, functions with code on the docstring's closing line, and functions whose
-examples (those not marked +SKIP) never name the function, since such a test cannot fail.
+examples (those not marked +SKIP) never use the function's name other than to import it or as
+an attribute (`module.name(...)` runs the original), since such a test cannot fail.
 
 Problems whose canonical solution fails its own test are dropped: every one runs in the
 default sandbox (`choose_sandbox("auto")`, default limits) when PATH is first loaded. Passed
@@ -59,10 +62,15 @@ def check(candidate):
 {examples}
     )
     globs = dict(globals())
-    globs[{name!r}] = candidate
     test = doctest.DocTestParser().get_doctest(examples, globs, {name!r}, {path!r}, 0)
+
+    class Runner(doctest.DebugRunner):
+        def report_start(self, out, test, example):
+            test.globs[{name!r}] = candidate  # an example may have imported the original
+            super().report_start(out, test, example)
+
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-    runner = doctest.DebugRunner(verbose=False, optionflags=flags)
+    runner = Runner(verbose=False, optionflags=flags)
     try:
         runner.run(test, clear_globs=False)
     except doctest.DocTestFailure as e:
@@ -208,14 +216,14 @@ def _candidate(
     assert doc_end is not None and node.end_lineno is not None
     if node.body[1].lineno <= doc_end:  # code on the docstring's closing line
         return None
-    examples = _examples(docstring)
+    examples = _unbound(_examples(docstring), node.name)
     if not any(_calls(e, node.name) for e in examples):
         return None
     start = node.decorator_list[0].lineno if node.decorator_list else node.lineno
     prompt = (imports + "\n" if imports else "") + _segment(lines, start, doc_end)
     body = _segment(lines, doc_end + 1, node.end_lineno)
     task_id = f"doctests/{path}:{node.name}"
-    extra = [e for e in module_examples if _calls(e, node.name)]
+    extra = [e for e in _unbound(module_examples, node.name) if _calls(e, node.name)]
     problem = Problem(
         task_id, prompt, node.name, body, check_source(examples + extra, node.name, path)
     )
@@ -240,8 +248,83 @@ def _examples(docstring: str) -> list[doctest.Example]:
     return [e for e in examples if not e.options.get(doctest.SKIP)]
 
 
+def _parse(source: str) -> ast.Module | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def _calls(example: doctest.Example, name: str) -> bool:
-    return re.search(rf"(?<![\w.]){re.escape(name)}\b", example.source) is not None
+    """Whether the example uses `name` itself: not only as an attribute (`module.name(...)`
+    reaches the installed original, not the candidate) nor only in an import.
+
+    >>> import doctest
+    >>> [_calls(doctest.Example(s, ""), "f") for s in ("f(1)", "m.f(1)", "from m import f as g")]
+    [True, False, False]
+    """
+    tree = _parse(example.source)
+    if tree is None:
+        return re.search(rf"(?<![\w.]){re.escape(name)}\b", example.source) is not None
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree))
+
+
+def _unbound(examples: list[doctest.Example], name: str) -> list[doctest.Example]:
+    """The examples with the imports that would bind `name` taken out.
+
+    A doctest often imports the function it documents (`>>> from pkg.mod import name`); where
+    the package is installed that would replace the candidate with the original, so the import
+    keeps its other names, and an example left with nothing is dropped. (The check also binds
+    the candidate again before every example, for `import *` and imports inside blocks.)
+
+    >>> import doctest
+    >>> sources = ["from m import f, g as h", "from m import f; f(1)", "import f", "f(2)"]
+    >>> [e.source for e in _unbound([doctest.Example(s, "") for s in sources], "f")]
+    ['from m import g as h\\n', 'f(1)\\n', 'f(2)\\n']
+    """
+    import doctest
+
+    kept = []
+    for example in examples:
+        tree = _parse(example.source)
+        if tree is None:
+            kept.append(example)
+            continue
+        body: list[ast.stmt] = []
+        changed = False
+        for statement in tree.body:
+            if isinstance(statement, ast.Import | ast.ImportFrom):
+                names = [a for a in statement.names if _binds(statement, a) != name]
+                if len(names) < len(statement.names):
+                    changed = True
+                    if not names:
+                        continue
+                    statement.names = names
+            body.append(statement)
+        if not changed:
+            kept.append(example)
+        elif body:  # several statements only share an example on one line: simple ones
+            source = "; ".join(ast.unparse(s) for s in body) + "\n"
+            kept.append(
+                doctest.Example(
+                    source,
+                    example.want,
+                    example.exc_msg,
+                    example.lineno,
+                    example.indent,
+                    example.options,
+                )
+            )
+    return kept
+
+
+def _binds(statement: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:
+    """The name an import binds for one of its aliases (`import a.b` binds `a`)."""
+    if alias.asname:
+        return alias.asname
+    return alias.name if isinstance(statement, ast.ImportFrom) else alias.name.split(".")[0]
 
 
 def render(examples: Iterable[doctest.Example]) -> str:

@@ -55,7 +55,8 @@ def default_run_dir(model: str, benchmark: str, n: int, params: SamplingParams, 
     so that --resume finds it."""
     name = Path(model.rstrip("/")).name or model
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
-    return Path("runs") / f"{slug}-{benchmark}-n{n}-t{params.temperature:g}-s{seed}"
+    bench = re.sub(r"[^A-Za-z0-9._-]+", "_", benchmark).strip("_") or "benchmark"
+    return Path("runs") / f"{slug}-{bench}-n{n}-t{params.temperature:g}-s{seed}"
 
 
 def run(

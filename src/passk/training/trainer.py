@@ -106,8 +106,8 @@ def plan(config: TrainConfig, world: int) -> Plan:
     accumulation = max(1, round(config.batch_tokens / (context * per_micro)))
     windows = accumulation * per_micro
     steps = max(1, math.ceil(config.tokens / (windows * context)))
-    # The paper's 175 warmup steps, but never more than a tenth of a short run.
-    warmup = min(config.warmup_steps, max(1, steps // 10))
+    # The paper's 175 warmup steps, but never more than a quarter of a short run.
+    warmup = min(config.warmup_steps, max(1, steps // 4))
     return Plan(context, windows, accumulation, steps, warmup)
 
 

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import io
 import itertools
+import math
 import json
 import random
 from pathlib import Path
@@ -128,6 +129,17 @@ def test_missing_logp_is_skipped_with_a_reason() -> None:
         "sum_logp": "sum_logp missing for 2 of 2 samples: ranking by it needs samples from "
         "passk generate (or any source that records sum_logp)",
     }
+
+
+def test_empty_completion_ranks_last_by_mean_logp() -> None:
+    # An empty completion has no mean log-probability; it ranks below every scored sample.
+    rows = rows_of("a", [(True, -1.0), (False, -2.0), (True, 0.0)])
+    rows[2].update(mean_logp=None, num_tokens=0)
+    result = rank_curves(rows)
+    assert result["skipped"] == {}
+    assert curve(result, "mean_logp") == pytest.approx(
+        [brute_force([-1.0, -2.0, -math.inf], [True, False, True], k) for k in (1, 2, 3)]
+    )
 
 
 def test_any_score_ranks() -> None:

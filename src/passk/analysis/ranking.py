@@ -61,12 +61,15 @@ class _Problem:
 
 
 def field_score(field: str) -> Callable[[dict[str, Any]], float | None]:
-    """The score read from a numeric field of the row, e.g. field_score("mean_logp")."""
+    """The score read from a numeric field of the row, e.g. field_score("mean_logp").
+
+    An empty completion (`num_tokens` 0) has no mean log-probability: it scores -inf, last.
+    """
 
     def score(row: dict[str, Any]) -> float | None:
         value = row.get(field)
         if value is None:
-            return None
+            return -math.inf if row.get("num_tokens") == 0 else None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InputError(f"{row['task_id']}: {field} is {value!r}, not a number")
         return float(value)

@@ -41,7 +41,7 @@ def metric(summary: dict[str, Any], name: str) -> str:
     if value is None:
         return "-"
     low, high = summary["confidence_intervals"][name]
-    return f"{pct(value)} ({pct(low)}–{pct(high)})"
+    return f"{pct(value)} ({pct(low)}-{pct(high)})"
 
 
 def solved(summary: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -195,7 +195,7 @@ def card(model: Path, card_dir: Path) -> str:
         f"{cfg['beta2']}, ε {cfg['eps']}, weight decay {cfg['weight_decay']}), peak learning "
         f"rate {cfg['lr']} after {cfg['warmup_steps']} warmup steps, cosine decay to "
         f"{cfg['lr'] * cfg['min_lr_ratio']:g}, clipping at {cfg['clip']}, "
-        f"{train['tokens_per_step']:,} tokens per step (micro-batch {cfg['micro_batch']} × "
+        f"{train['tokens_per_step']:,} tokens per step (micro-batch {cfg['micro_batch']} x "
         f"{train['context']}), bf16 autocast, seed {cfg['seed']}. {train['steps']:,} steps, "
         f"{train['tokens']:,} tokens ({train['epochs']} epochs), in {train['wall_s']:.0f} s "
         f"on one NVIDIA H200 ({train['tokens_per_s_this_run']:,.0f} tokens/s over the whole "

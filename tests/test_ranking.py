@@ -6,8 +6,8 @@ import argparse
 import contextlib
 import io
 import itertools
-import math
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any

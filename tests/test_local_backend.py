@@ -340,3 +340,26 @@ def test_token_healing_first_token_gives_back_the_newline(
     best = max(healed_prompt.allowed, key=lambda i: logits[i].item())
     [greedy] = draw(healing, requests([prompt]), GREEDY).values()
     assert greedy.token_ids[0] == best
+
+
+def test_finished_rows_riding_along_change_nothing(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Finished rows stay in the tensors until a quarter of the batch is done; whether they are
+    # dropped at once (huge COMPACT_AT) or only when all are done (1), samples are the same.
+    reqs = requests(PROMPTS[:3], n=4)
+    params = SamplingParams(temperature=1.0, top_p=0.9, max_tokens=24, stop=("\n",))
+    runs = {}
+    for compact_at in (10**6, 1):
+        monkeypatch.setattr(sampling, "COMPACT_AT", compact_at)
+        trace: list[int] = []
+        runs[compact_at] = (draw(backend, reqs, params, trace=trace), trace)
+    (eager, eager_trace), (lazy, lazy_trace) = runs[10**6], runs[1]
+    assert eager.keys() == lazy.keys()
+    for key, sample in eager.items():
+        assert lazy[key].token_ids == sample.token_ids
+        assert lazy[key].completion.text == sample.completion.text
+        assert lazy[key].logprobs == pytest.approx(sample.logprobs, abs=1e-5)
+    # 12 rows in batches of 8 and 4 (batch_size 8): lazily, nobody left a batch early...
+    assert set(lazy_trace) == {8, 4}
+    assert set(eager_trace) - {8, 4}  # ...eagerly, rows left as they finished

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # word's leading space at the start of a decode (SentencePiece) keep it in the completion.
 CONTEXT_TOKENS = 4
 INVALID = "\ufffd"  # what a decode of a partial UTF-8 sequence ends with
+# Finished rows leave the batch (a copy of the whole KV cache) once they are 1/COMPACT_AT of it.
+COMPACT_AT = 4
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,7 @@ class BatchState:
     """The live rows of a batch and the tensors that follow them, one row each."""
 
     model: Any
-    rows: list[Row]
+    rows: list[Row | None]  # None: finished, still in the tensors until the next compaction
     cache: Any  # transformers DynamicCache, [rows, heads, positions, head_dim] per layer
     mask: torch.Tensor  # [rows, positions]: 0 over left padding
     positions: torch.Tensor  # [rows]: the position the next token takes
@@ -424,13 +426,16 @@ def _step(state: BatchState, params: SamplingParams, trace: list[int] | None) ->
         logps = state.logits.log_softmax(-1).gather(-1, tokens[:, None])[:, 0]  # [rows]
         state.step += 1
         done = [
-            _advance(row, t, lp, params, state.eos_ids)
+            None if row is None else _advance(row, t, lp, params, state.eos_ids)
             for row, t, lp in zip(state.rows, tokens.tolist(), logps.tolist(), strict=True)
         ]
         finished = [
-            _finish(row, why, params) for row, why in zip(state.rows, done, strict=True) if why
+            _finish(row, why, params)
+            for row, why in zip(state.rows, done, strict=True)
+            if row is not None and why
         ]
-        live = [i for i, why in enumerate(done) if not why]
+        state.rows = [None if why else row for row, why in zip(state.rows, done, strict=True)]
+        live = [i for i, row in enumerate(state.rows) if row is not None]
         if live:
             _decode_next(state, tokens, live, trace)
         else:
@@ -493,24 +498,32 @@ def _token_texts(detokenizer: Detokenizer, skip: int = 0) -> tuple[str, ...]:
 def _decode_next(
     state: BatchState, tokens: torch.Tensor, live: list[int], trace: list[int] | None
 ) -> None:
-    """Drop finished rows from every tensor, then run one decoding step for the rest."""
+    """Run one decoding step for every row, first dropping the finished rows from every
+    tensor once they are a quarter of the batch or more.
+
+    Dropping rows copies the whole KV cache; until then a finished row (None in state.rows)
+    rides along and its output is ignored. Rows never see each other (each attends to its own
+    cache under its own mask), so this changes only the cost.
+    """
     import torch
 
-    if len(live) < len(state.rows):
+    dead = len(state.rows) - len(live)
+    if dead and dead * COMPACT_AT >= len(state.rows):
         keep = torch.tensor(live, device=state.mask.device)  # [live rows]
         state.cache.batch_select_indices(keep)
         state.rows = [state.rows[i] for i in live]
         state.mask, state.positions, tokens = state.mask[keep], state.positions[keep], tokens[keep]
         if state.uniforms is not None:
             state.uniforms = state.uniforms[keep]
-    ones = state.mask.new_ones(len(live), 1)  # [rows, 1]
+    rows = len(state.rows)
+    ones = state.mask.new_ones(rows, 1)  # [rows, 1]
     state.mask = torch.cat([state.mask, ones], dim=-1)  # [rows, positions + 1]
     state.logits = _forward(
         state.model, tokens[:, None], state.mask, state.positions[:, None], state.cache
     )
     state.positions = state.positions + 1
     if trace is not None:
-        trace.append(len(live))
+        trace.append(rows)
 
 
 # ---- choosing tokens ------------------------------------------------------------------------

@@ -50,10 +50,8 @@ def solved(summary: dict[str, Any]) -> list[tuple[str, int, int]]:
 
 
 def run_summary(directory: Path) -> dict[str, Any] | None:
-    for name in ("results.summary.json",):
-        if (directory / name).is_file():
-            return load(directory / name)
-    return None
+    path = directory / "results.summary.json"
+    return load(path) if path.is_file() else None
 
 
 def card(model: Path, card_dir: Path, samples_note: str = "") -> str:

@@ -53,10 +53,13 @@ def default_model() -> Path:
 def default_run_dir(model: str, benchmark: str, n: int, params: SamplingParams, seed: int) -> Path:
     """runs/<model>-<benchmark>-n<n>-t<temperature>-s<seed>: the same command, the same folder,
     so that --resume finds it."""
-    name = Path(model.rstrip("/")).name or model
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
-    bench = re.sub(r"[^A-Za-z0-9._-]+", "_", benchmark).strip("_") or "benchmark"
-    return Path("runs") / f"{slug}-{bench}-n{n}-t{params.temperature:g}-s{seed}"
+    name = _slug(Path(model.rstrip("/")).name or model, "model")
+    bench = _slug(benchmark, "benchmark")
+    return Path("runs") / f"{name}-{bench}-n{n}-t{params.temperature:g}-s{seed}"
+
+
+def _slug(text: str, fallback: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or fallback
 
 
 def run(

@@ -51,32 +51,14 @@ def register(commands: Any) -> None:
     p.add_argument("--tokens", type=count, help="training tokens, e.g. 50M")
     p.add_argument("--out", help="output model directory")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint")
-    p.add_argument("--context", type=int, help="sequence length (default: the preset's)")
-    p.add_argument("--batch-tokens", type=count, default=65536, help="tokens per step (64k)")
-    p.add_argument("--micro-batch", type=int, default=16, help="sequences per forward pass")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
-    p.add_argument("--min-lr-ratio", type=float, default=0.1, help="final lr / peak (0.1)")
-    p.add_argument("--warmup-steps", type=int, default=175, help="linear warmup steps (175)")
-    p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay (0.1)")
-    p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (1.0)")
-    p.add_argument("--eval-interval", type=int, default=250, help="steps between validations")
-    p.add_argument("--eval-tokens", type=count, default=1 << 20, help="validation tokens (1M)")
+    add_recipe_options(p)
     p.add_argument("--checkpoint-interval", type=int, default=500, help="steps between checkpoints")
-    p.add_argument("--seed", type=int, help="initialisation and data-order seed (0)")
-    p.add_argument(
-        "--dtype",
-        choices=("auto", "bf16", "fp32"),
-        default="auto",
-        help="compute type: bf16 autocast where the device is fast at it (auto)",
-    )
     p.add_argument(
         "--export-dtype",
         choices=("float32", "bfloat16"),
         default="float32",
         help="weights of the final model directory (float32)",
     )
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument(
         "--time-budget",
         type=float,
@@ -93,17 +75,37 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
+def add_recipe_options(p: argparse.ArgumentParser) -> None:
+    """The training recipe's options, shared by `passk train` and `passk scaling`."""
+    p.add_argument("--context", type=int, help="sequence length (default: the preset's)")
+    p.add_argument("--batch-tokens", type=count, default=65536, help="tokens per step (64k)")
+    p.add_argument("--micro-batch", type=int, default=16, help="sequences per forward pass")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
+    p.add_argument("--min-lr-ratio", type=float, default=0.1, help="final lr / peak (0.1)")
+    p.add_argument("--warmup-steps", type=int, default=175, help="linear warmup steps (175)")
+    p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay (0.1)")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (1.0)")
+    p.add_argument("--eval-interval", type=int, default=250, help="steps between validations")
+    p.add_argument("--eval-tokens", type=count, default=1 << 20, help="validation tokens (1M)")
+    p.add_argument("--seed", type=int, help="initialisation and data-order seed (0)")
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="compute type: bf16 autocast where the device is fast at it (auto)",
+    )
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+
+
+def recipe_config(args: argparse.Namespace, preset: str, **more: Any) -> Any:
+    """The TrainConfig of args' data, tokenizer, tokens and recipe options, for `preset`."""
     from passk.training.trainer import TrainConfig
 
-    missing = [f"--{n}" for n in ("data", "preset", "tokens") if getattr(args, n) is None]
-    if missing:
-        raise InputError(f"passk train needs {', '.join(missing)} (or --resume DIR)")
-    tokenizer = args.tokenizer or _tokenizer_of(Path(args.data))
     return TrainConfig(
         data=str(args.data),
-        tokenizer=str(tokenizer),
-        preset=args.preset,
+        tokenizer=str(args.tokenizer or _tokenizer_of(Path(args.data))),
+        preset=preset,
         tokens=args.tokens,
         context=args.context,
         batch_tokens=args.batch_tokens,
@@ -115,9 +117,20 @@ def config_from_args(args: argparse.Namespace) -> Any:
         clip=args.clip,
         eval_interval=args.eval_interval,
         eval_tokens=args.eval_tokens,
-        checkpoint_interval=args.checkpoint_interval,
         seed=0 if args.seed is None else args.seed,
         dtype=args.dtype,
+        **more,
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    missing = [f"--{n}" for n in ("data", "preset", "tokens") if getattr(args, n) is None]
+    if missing:
+        raise InputError(f"passk train needs {', '.join(missing)} (or --resume DIR)")
+    return recipe_config(
+        args,
+        args.preset,
+        checkpoint_interval=args.checkpoint_interval,
         export_dtype=args.export_dtype,
     )
 

@@ -145,11 +145,15 @@ class TokenWindows:
         start = int(self._order[i]) * self.context
         return self.tokens[start : start + self.context + 1]
 
-    def batch(self, indices: range | list[int]) -> Any:
+    def batch(self, indices: range | list[int], *, in_order: bool = False) -> Any:
+        """Windows `indices` as one int64 tensor: of the epochs' permutations, or with
+        in_order the array's own windows in place (validation)."""
         import numpy as np
         import torch
 
-        rows = np.stack([self.window(i) for i in indices]).astype(np.int64)
+        c = self.context
+        pick = (lambda j: self.tokens[j * c : (j + 1) * c + 1]) if in_order else self.window
+        rows = np.stack([pick(i) for i in indices]).astype(np.int64)
         return torch.from_numpy(rows)
 
 
@@ -209,20 +213,17 @@ def saved_config(out: str | Path) -> TrainConfig:
 
 
 def _resolve_config(config: TrainConfig | None, out: Path, resume: bool) -> TrainConfig:
-    saved_path = _find_checkpoint(out)
     if not resume:
         if config is None:
             raise InputError("a training run needs its data, tokenizer, preset and token budget")
-        if saved_path is not None:
+        if _find_checkpoint(out) is not None:
             raise InputError(
                 f"{out} already holds a checkpoint: continue it with --resume {out}, "
                 "or choose a new --out"
             )
         get_preset(config.preset)
         return config
-    if saved_path is None:
-        raise InputError(f"{out}: no checkpoint to resume from")
-    saved = TrainConfig.from_dict(json.loads((saved_path / CONFIG_FILE).read_text()))
+    saved = saved_config(out)
     if config is not None:
         # The settings that make a run what it is, where given, must be the checkpoint's.
         ours, theirs = asdict(config), asdict(saved)
@@ -604,13 +605,8 @@ def _validate(
     with torch.no_grad():
         mine = list(range(rt.rank, count, rt.world))
         for i in range(0, len(mine), config.micro_batch):
-            rows = [
-                windows.tokens[j * the_plan.context : (j + 1) * the_plan.context + 1]
-                for j in mine[i : i + config.micro_batch]
-            ]
-            import numpy as np
-
-            batch = torch.from_numpy(np.stack(rows).astype(np.int64)).to(rt.device)
+            rows = mine[i : i + config.micro_batch]
+            batch = windows.batch(rows, in_order=True).to(rt.device)
             loss = _loss(model, batch, rt)
             total += torch.stack(
                 [loss.detach() * len(rows), torch.tensor(float(len(rows)), device=rt.device)]

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 import passk.benchmarks.problem
-import passk.evaluation
+import passk.outcome
 import passk.execution.verdict
 from passk.benchmarks import Benchmark, Problem, available_benchmarks, get_benchmark
 from passk.errors import BenchmarkError, PasskError
@@ -158,7 +158,7 @@ def test_problem_returns_the_problem(humaneval: Benchmark) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [passk.benchmarks.problem, passk.execution.verdict, passk.evaluation],
+    [passk.benchmarks.problem, passk.execution.verdict, passk.outcome],
     ids=lambda m: m.__name__,
 )
 def test_doctests(module: ModuleType) -> None:

@@ -13,8 +13,8 @@ from types import ModuleType
 import pytest
 
 import passk.benchmarks.problem
-import passk.outcome
 import passk.execution.verdict
+import passk.outcome
 from passk.benchmarks import Benchmark, Problem, available_benchmarks, get_benchmark
 from passk.errors import BenchmarkError, PasskError
 

@@ -13,10 +13,10 @@ import io
 import json
 import os
 import re
-import time
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path

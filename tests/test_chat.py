@@ -674,3 +674,33 @@ def test_two_endpoints_one_stopped_mid_run_every_sample_exactly_once(
     assert {r.key: c.text for r, c in results} == local_samples(first, reqs)
     assert report[1]["requests"] >= 1 and report[1]["failures"] >= 1
     assert report[0]["requests"] > report[1]["requests"] - report[1]["failures"]
+
+
+STRICT_TEMPLATE = (
+    "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant') }}{% endif %}"
+    "[{{ m['role'] }}]{{ m['content'] }}[/turn]\n{% endfor %}"
+    "{% if add_generation_prompt %}[assistant]{% endif %}"
+)
+
+
+def test_a_tokenizers_chat_template_renders_the_prompt_and_ends_the_turn() -> None:
+    tiny_model = pytest.importorskip("tiny_model", reason="tests/tiny_model.py is not there")
+    backend = EchoBackend()
+    backend.tokenizer = tiny_model.make_tokenizer(300)  # type: ignore[attr-defined]
+    backend.tokenizer.chat_template = STRICT_TEMPLATE  # type: ignore[attr-defined]
+    url, stop = start_in_thread(backend)
+    try:
+        body = {"model": "echo", "messages": [{"role": "user", "content": "U"}], "stop": "Z"}
+        answer = httpx.post(f"{url}/chat/completions", json=body).json()
+        text = answer["choices"][0]["message"]["content"]
+        assert text.startswith("[user]U[/turn]\n[assistant]|stop=['Z', '[/turn]']|")
+        body["messages"] = [{"role": "assistant", "content": "A"}]
+        answer = httpx.post(f"{url}/chat/completions", json=body)
+    finally:
+        stop()
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == (
+        "the chat template cannot render these messages: "
+        "Conversation roles must alternate user/assistant"
+    )

@@ -317,14 +317,20 @@ def render_chat(
             add_generation_prompt=not continue_final,
             continue_final_message=continue_final,
         )
-        probe = tokenizer.apply_chat_template(
-            [{"role": "user", "content": "?"}, {"role": "assistant", "content": _MARK}],
-            tokenize=False,
-        )
     except Exception as e:  # the template's own checks (roles must alternate, ...) and errors
         raise APIError(f"the chat template cannot render these messages: {e}") from e
-    end_of_turn = probe.split(_MARK, 1)[-1].strip()
-    return _without_bos(tokenizer, str(prompt)), (end_of_turn,) if end_of_turn else ()
+    return _without_bos(tokenizer, str(prompt)), _end_of_turn(tokenizer)
+
+
+def _end_of_turn(tokenizer: Any) -> tuple[str, ...]:
+    """The text a chat template writes after an assistant message, as a stop sequence."""
+    conversation = [{"role": "user", "content": "?"}, {"role": "assistant", "content": _MARK}]
+    try:
+        probe = str(tokenizer.apply_chat_template(conversation, tokenize=False))
+    except Exception:  # a template that wants other conversations: no stop of its own
+        return ()
+    end = probe.split(_MARK, 1)[-1].strip() if _MARK in probe else ""
+    return (end,) if end else ()
 
 
 _MARK = "\u2063passk-answer\u2063"  # a text no template writes itself

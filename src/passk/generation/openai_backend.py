@@ -55,34 +55,14 @@ from passk.generation.types import (
 
 
 class _HTTPBackend:
-    """What both APIs share: the endpoints, the model's name, concurrency."""
+    """What both APIs share: the endpoints (`options` are `Endpoints`'s: concurrency, timeouts,
+    retries, backoff, pauses), the model's name."""
 
     def __init__(
-        self,
-        base_url: str | Sequence[str],
-        *,
-        model_name: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 16,
-        timeout_s: float = 120,
-        max_retries: int = 6,
-        backoff_s: float = 1.0,
-        max_backoff_s: float = 60.0,
-        failures_to_pause: int = 3,
-        pause_s: float = 30.0,
+        self, base_url: str | Sequence[str], *, model_name: str | None = None, **options: Any
     ) -> None:
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
-        self.endpoints = Endpoints(
-            urls,
-            api_key_env=api_key_env,
-            concurrency=concurrency,
-            timeout_s=timeout_s,
-            max_retries=max_retries,
-            backoff_s=backoff_s,
-            max_backoff_s=max_backoff_s,
-            failures_to_pause=failures_to_pause,
-            pause_s=pause_s,
-        )
+        self.endpoints = Endpoints(urls, **options)
         try:
             self.model_id = model_name or self.endpoints.only_model()
         except BaseException:

@@ -434,23 +434,33 @@ def choice_seed(seed: int | None, prompt_index: int, choice_index: int) -> int:
 
 
 def respond(backend: Backend, job: Job) -> dict[str, Any]:
-    """Draw a job's samples (in the model thread) and build OpenAI's response."""
+    """Draw a completions job's samples (in the model thread) and build OpenAI's response."""
+    return _respond(backend, job, chat=False)
+
+
+def respond_chat(backend: Backend, job: Job) -> dict[str, Any]:
+    """Draw a chat job's samples (in the model thread) and build OpenAI's chat response."""
+    return _respond(backend, job, chat=True)
+
+
+def _respond(backend: Backend, job: Job, *, chat: bool) -> dict[str, Any]:
     requests = [
         SampleRequest(f"prompt[{p}]", i, prompt, choice_seed(job.seed, p, i))
         for p, prompt in enumerate(job.prompts)
         for i in range(job.n)
     ]
     completions = _draw(backend, requests, job.params)
+    make_choice = _chat_choice if chat else _choice
     choices = [
-        _choice(index, r.prompt, completions[r.key], job.logprobs)
+        make_choice(index, r.prompt, completions[r.key], job.logprobs)
         for index, r in enumerate(requests)
     ]
     count = getattr(backend, "count_tokens", None)
     prompt_tokens = sum(count(p) for p in job.prompts) if callable(count) else 0
     completion_tokens = sum(completions[r.key].num_tokens for r in requests)
     return {
-        "id": f"cmpl-{uuid.uuid4().hex}",
-        "object": "text_completion",
+        "id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}",
+        "object": "chat.completion" if chat else "text_completion",
         "created": int(time.time()),
         "model": backend.model_id,
         "choices": choices,
@@ -462,36 +472,12 @@ def respond(backend: Backend, job: Job) -> dict[str, Any]:
     }
 
 
-def respond_chat(backend: Backend, job: Job) -> dict[str, Any]:
-    """Draw a chat job's samples (in the model thread) and build OpenAI's chat response."""
-    [prompt] = job.prompts
-    requests = [SampleRequest("chat", i, prompt, choice_seed(job.seed, 0, i)) for i in range(job.n)]
-    completions = _draw(backend, requests, job.params)
-    choices = []
-    for request in requests:
-        completion = completions[request.key]
-        choices.append(
-            {
-                "index": request.completion_id,
-                "message": {"role": "assistant", "content": completion.text},
-                "finish_reason": completion.finish_reason,
-                "logprobs": chat_logprobs(completion) if job.logprobs else None,
-            }
-        )
-    count = getattr(backend, "count_tokens", None)
-    prompt_tokens = count(prompt) if callable(count) else 0
-    completion_tokens = sum(completions[r.key].num_tokens for r in requests)
+def _chat_choice(index: int, prompt: str, completion: Completion, logprobs: bool) -> dict[str, Any]:
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": backend.model_id,
-        "choices": choices,
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
+        "index": index,
+        "message": {"role": "assistant", "content": completion.text},
+        "finish_reason": completion.finish_reason,
+        "logprobs": chat_logprobs(completion) if logprobs else None,
     }
 
 

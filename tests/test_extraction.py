@@ -21,7 +21,12 @@ from passk.benchmarks import Benchmark, Problem
 from passk.errors import InputError
 from passk.execution.pool import Job, WorkerPool
 from passk.generation import extraction
-from passk.generation.extraction import Extracted, extract, extract_completion
+from passk.generation.extraction import (
+    Extracted,
+    extract,
+    extract_completion,
+    extraction_source,
+)
 from passk.generation.types import AnswerFailure, Completion
 
 FIXTURES = Path(__file__).parent / "data" / "chat_answers.jsonl"
@@ -68,6 +73,7 @@ def test_the_fixture_set_covers_every_rule() -> None:
         "prose",
     ]
     assert all(any(e.startswith(source) for e in found) for source in sources)
+    assert {extraction_source(e) for e in found} == {*sources, *(e for e in found if "none:" in e)}
     changes = {"+imports", "+helpers", "+blocks", "-main", "-examples", "+reindent"}
     assert all(any(change in e for e in found) for change in changes)
     assert {"none:NoCode", "none:Truncated", "none:ReasoningOnly"} <= found

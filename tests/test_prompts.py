@@ -42,7 +42,8 @@ def test_a_template_file_sees_every_field(tmp_path: Path, humaneval: Benchmark) 
     path = tmp_path / "ask.txt"
     path.write_text("{task_id}: write {entry_point}.\n{signature}\n---\n{docstring}\n---\n{prompt}")
     problem = humaneval.problems["HumanEval/53"]
-    [message] = chat_messages(problem, "humaneval", read_template(path))
+    [system, message] = chat_messages(problem, "humaneval", read_template(path, system="S"))
+    assert system == Message("system", "S")
     assert message.content == (
         "HumanEval/53: write add.\ndef add(x: int, y: int):\n---\n"
         "Add two numbers x and y\n>>> add(2, 3)\n5\n>>> add(5, 7)\n12\n---\n"

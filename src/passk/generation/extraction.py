@@ -65,6 +65,17 @@ from passk.generation.types import AnswerFailure, Completion
 
 Kind = Literal["completion", "solution"]
 EXTRACT_MODES = ("auto", "none")
+# Where code was found: the first part of every `extraction` but "none:<failure>".
+SOURCES = (
+    "fence:python",
+    "fence:untagged",
+    "fence:entry-point",
+    "fence:last",
+    "fence:unclosed",
+    "whole-answer",
+    "prose",
+    "raw",
+)
 
 _THINK_TAGS = ("think", "thinking")
 _CLOSED_THINK = re.compile(r"<(think|thinking)>.*?</\1>", re.DOTALL)
@@ -157,6 +168,21 @@ def extract_completion(problem: Problem, completion: Completion, mode: str = "au
         finish_reason=completion.finish_reason,
         mode=mode,
     )
+
+
+def extraction_source(extraction: str) -> str:
+    """Where an `extraction` found the code (a SOURCES entry), or its failure, for counting
+    samples by outcome.
+
+    >>> extraction_source("fence:entry-point+imports-main"), extraction_source("none:Truncated")
+    ('fence:entry-point', 'none:Truncated')
+    """
+    if extraction.startswith("none:"):
+        return extraction
+    for source in sorted(SOURCES, key=len, reverse=True):
+        if extraction.startswith(source):
+            return source
+    raise ValueError(f"not an extraction: {extraction!r}")
 
 
 def drop_reasoning(text: str) -> tuple[str, bool | None]:

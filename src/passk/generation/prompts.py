@@ -58,13 +58,15 @@ class ChatPrompt:
             raise InputError("--response-prefix must not be empty")
 
 
-def read_template(path: str | Path) -> ChatPrompt:
+def read_template(
+    path: str | Path, *, system: str | None = None, response_prefix: str | None = None
+) -> ChatPrompt:
     """A ChatPrompt with the template in file `path`, checked before anything is sent."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"--prompt-template {path}: cannot read it ({e})") from e
-    return ChatPrompt(template=text, where=str(path))
+    return ChatPrompt(text, system, response_prefix, where=str(path))
 
 
 def check_template(template: str, where: str = "--prompt-template") -> None:

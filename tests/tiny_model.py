@@ -45,12 +45,24 @@ def make_tokenizer(vocab: int):  # -> transformers.PreTrainedTokenizerFast
     )
 
 
-def make_tiny_model(dir: Path, *, seed: int = 0, vocab: int = 1024) -> Path:
-    """Build and save a tiny random Llama-style model and its tokenizer into `dir`; return `dir`."""
+# A ChatML-style chat template whose turns end with the end-of-text token.
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|endoftext|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def make_tiny_model(
+    dir: Path, *, seed: int = 0, vocab: int = 1024, chat_template: str | None = None
+) -> Path:
+    """Build and save a tiny random Llama-style model and its tokenizer into `dir`; return `dir`.
+    `chat_template` (e.g. CHAT_TEMPLATE) gives the tokenizer a chat template."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = make_tokenizer(vocab)
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=64,

@@ -1,165 +1,362 @@
-"""A backend for any OpenAI-compatible completions server: vLLM, llama.cpp, TGI, Ollama, or
-`passk serve` (Chen et al. 2021, section 3.3 sample through such an API).
+"""Backends for OpenAI-compatible servers (vLLM, llama.cpp, TGI, Ollama, SGLang, `passk serve`,
+hosted APIs): the completions API, as the Codex paper samples (Chen et al. 2021, section 3.3),
+and the chat API, which instruction-tuned and reasoning models speak.
 
-One HTTP request per sample (`n=1`, the sample's own seed), a bounded number in flight,
-results yielded as they finish. Transient failures (429, 5xx, connection errors, timeouts) are
-retried with exponential backoff and jitter, honouring Retry-After; other 4xx stop at once.
-The client cuts each text at its first stop sequence itself, since servers may cap how many
-they apply, and recomputes the log-probabilities of the kept tokens from the returned
-`logprobs` (legacy completions format: `tokens`, `token_logprobs`, `text_offset`).
+Both send one request per sample by default, with the sample's own seed, to one or more
+endpoints of the same model (`passk.generation.endpoints`: spreading, retries, backoff,
+Retry-After, endpoints taken out and back), a bounded number in flight, results yielded as
+they finish. The client cuts each text at its first stop sequence itself, since servers may
+cap how many they apply, and sums the log-probabilities of the kept tokens.
+
+Completions (`POST /completions`): `logprobs` in the legacy format (`tokens`,
+`token_logprobs`, `text_offset`). A malformed answer stops the run.
+
+Chat (`POST /chat/completions`): the request's messages (`passk.generation.prompts`), `n`,
+`temperature`, `top_p`, `max_tokens` (switched to `max_completion_tokens` when the server says
+so), `seed`, `stop`, `logprobs` (dropped when the server refuses it), `top_k` where set. A
+final assistant message is a response prefix: the request asks the server to continue it
+(vLLM's `continue_final_message`), and the sample's text is the prefix followed by the answer.
+Each sample keeps the server's reasoning (`reasoning_content` or `reasoning`) and `usage`
+(prompt, completion and reasoning tokens). With `samples_per_request` > 1, the samples of one
+prompt are asked for together (`n`), and those the server did not return (a server that
+ignores `n` returns one) are asked for again, so it gets n requests. An answer with no
+choices, null content, an error object or a body that is not JSON is asked for again, up to
+`bad_answer_retries` times, then recorded as a sample that failed (`AnswerFailure.NO_ANSWER`,
+with the reason in `error`); a refusal (the `refusal` field, or `finish_reason:
+content_filter`) is recorded as `REFUSED` at once: asking again until a model complies would
+bias pass@k. A run stops only where retrying cannot help: a refused request (4xx), or an
+endpoint that keeps failing.
 """
 
 from __future__ import annotations
 
-import email.utils
-import os
-import random
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from passk.errors import InputError, PasskError
-from passk.generation.types import Completion, SampleRequest, SamplingParams, cut_at_stop
+from passk.generation.endpoints import (
+    BadAnswer,
+    Endpoints,
+    RequestRefused,
+    error_message,
+    one_line,
+    run_concurrently,
+)
+from passk.generation.types import (
+    AnswerFailure,
+    Completion,
+    Message,
+    SampleRequest,
+    SamplingParams,
+    Usage,
+    cut_at_stop,
+)
 
-_MESSAGE_CHARS = 300  # of a server's error message, kept in our one-line errors
 
-
-class OpenAIBackend:
-    """Draw samples from `POST {base_url}/completions`.
-
-    `model_name` defaults to the one model `GET {base_url}/models` lists. The API key, if any,
-    is read from the environment variable `api_key_env` and only ever sent as a header.
-    """
+class _HTTPBackend:
+    """What both APIs share: the endpoints (`options` are `Endpoints`'s: concurrency, timeouts,
+    retries, backoff, pauses), the model's name."""
 
     def __init__(
-        self,
-        base_url: str,
-        *,
-        model_name: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 16,
-        timeout_s: float = 120,
-        max_retries: int = 6,
-        backoff_s: float = 1.0,
-        max_backoff_s: float = 60.0,
+        self, base_url: str | Sequence[str], *, model_name: str | None = None, **options: Any
     ) -> None:
-        if concurrency < 1:
-            raise InputError(f"--concurrency must be at least 1, got {concurrency}")
-        if max_retries < 0:
-            raise InputError(f"--max-retries must be 0 or more, got {max_retries}")
-        self.base_url = base_url.rstrip("/")
-        self.concurrency = concurrency
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
-        key = os.environ.get(api_key_env)
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(
-            headers=headers,
-            timeout=timeout_s,
-            limits=httpx.Limits(max_connections=concurrency),
-            follow_redirects=True,
-        )
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.endpoints = Endpoints(urls, **options)
         try:
-            self.model_id = model_name or self._only_model()
+            self.model_id = model_name or self.endpoints.only_model()
         except BaseException:
-            self._client.close()
+            self.endpoints.close()
             raise
+
+    @property
+    def concurrency(self) -> int:
+        return self.endpoints.concurrency
+
+    def close(self) -> None:
+        self.endpoints.close()
+
+
+class OpenAIBackend(_HTTPBackend):
+    """Draw samples from `POST {base_url}/completions`, one request per sample.
+
+    `model_name` defaults to the one model `GET {base_url}/models` lists (every endpoint's).
+    """
 
     def generate(
         self, requests: Sequence[SampleRequest], params: SamplingParams
     ) -> Iterator[tuple[SampleRequest, Completion]]:
         """Yield every request with its completion as each one finishes."""
-        body = _request_body(self.model_id, params)
-        cancel = threading.Event()  # set when the caller stops early or a request failed
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="passk-http")
-        pending: set[Future[tuple[SampleRequest, Completion]]] = set()
-        try:
-            for request in requests:
-                # Submit no faster than requests finish, so that at most `concurrency` are
-                # in flight and an early stop leaves nothing queued.
-                if len(pending) >= self.concurrency:
-                    yield from _finished(pending)
-                pending.add(pool.submit(self._sample, request, body, params.stop, cancel))
-            while pending:
-                yield from _finished(pending)
-        finally:
-            cancel.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+        body = _completions_body(self.model_id, params)
 
-    def close(self) -> None:
-        self._client.close()
-
-    def _only_model(self) -> str:
-        data = self._call("GET", "/models", None, threading.Event())
-        ids = [m.get("id") for m in data.get("data") or [] if isinstance(m, dict)]
-        if len(ids) == 1 and isinstance(ids[0], str):
-            return ids[0]
-        url = f"{self.base_url}/models"
-        if not ids:
-            raise PasskError(f"{url} lists no models; name one with --model-name")
-        names = ", ".join(map(str, ids))
-        raise PasskError(f"{url} serves several models ({names}); pick one with --model-name")
-
-    def _sample(
-        self,
-        request: SampleRequest,
-        body: dict[str, Any],
-        stop: Sequence[str],
-        cancel: threading.Event,
-    ) -> tuple[SampleRequest, Completion]:
-        payload = {**body, "prompt": request.prompt, "seed": request.seed}
-        data = self._call("POST", "/completions", payload, cancel)
-        try:
-            return request, parse_completion(data, stop)
-        except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise PasskError(
-                f"{self.base_url}/completions answered with an unexpected shape ({e!r})"
-            ) from e
-
-    def _call(
-        self, method: str, path: str, payload: dict[str, Any] | None, cancel: threading.Event
-    ) -> dict[str, Any]:
-        """The JSON answer to one request, retrying transient failures."""
-        url = f"{self.base_url}{path}"
-        last = ""
-        for attempt in range(self.max_retries + 1):
+        def draw(request: SampleRequest, cancel: threading.Event) -> list[Any]:
+            payload = {**body, "prompt": request.prompt, "seed": request.seed}
+            data = self.endpoints.call("POST", "/completions", payload, cancel)
             try:
-                response = self._client.request(method, url, json=payload)
-            except httpx.TransportError as e:  # connection refused or reset, timeouts
-                last, retry_after = _describe(e), None
-            else:
-                if not (response.status_code == 429 or response.status_code >= 500):
-                    return _json_or_raise(method, url, response)
-                last = f"HTTP {response.status_code}: {_server_message(response)}"
-                retry_after = _retry_after(response)
-            if attempt < self.max_retries and cancel.wait(self._delay(attempt, retry_after)):
-                raise PasskError(f"{method} {url} cancelled")
-        tries = self.max_retries + 1
-        raise PasskError(f"{method} {url} failed {tries} times; last error: {last}")
+                return [(request, parse_completion(data, params.stop))]
+            except (KeyError, IndexError, TypeError, ValueError) as e:
+                raise PasskError(
+                    f"{self.endpoints.label}/completions answered with an unexpected shape ({e!r})"
+                ) from e
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_backoff_s)
-        # Jitter keeps many clients that failed together from retrying together.
-        return min(self.max_backoff_s, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
+        yield from run_concurrently(requests, draw, self.concurrency)
 
 
-def _finished(
-    pending: set[Future[tuple[SampleRequest, Completion]]],
-) -> Iterator[tuple[SampleRequest, Completion]]:
-    """Wait for at least one pending sample; yield those done (re-raising their errors)."""
-    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-    for future in done:
-        pending.discard(future)
-        yield future.result()
+class OpenAIChatBackend(_HTTPBackend):
+    """Draw samples from `POST {base_url}/chat/completions` (see the module docstring)."""
+
+    def __init__(
+        self,
+        base_url: str | Sequence[str],
+        *,
+        samples_per_request: int = 1,
+        bad_answer_retries: int = 2,
+        **options: Any,
+    ) -> None:
+        if samples_per_request < 1:
+            raise InputError(f"--samples-per-request must be at least 1, got {samples_per_request}")
+        if bad_answer_retries < 0:
+            raise InputError(f"bad_answer_retries must be 0 or more, got {bad_answer_retries}")
+        super().__init__(base_url, **options)
+        self.samples_per_request = samples_per_request
+        self.bad_answer_retries = bad_answer_retries
+        self._settings_lock = threading.Lock()
+        self.max_tokens_field = "max_tokens"
+        self.logprobs = True
+
+    def generate(
+        self, requests: Sequence[SampleRequest], params: SamplingParams
+    ) -> Iterator[tuple[SampleRequest, Completion]]:
+        """Yield every request with its completion as each one finishes."""
+        groups = group_requests(requests, self.samples_per_request)
+
+        def draw(group: list[SampleRequest], cancel: threading.Event) -> list[Any]:
+            return self._draw_group(group, params, cancel)
+
+        yield from run_concurrently(groups, draw, self.concurrency)
+
+    def _draw_group(
+        self, group: list[SampleRequest], params: SamplingParams, cancel: threading.Event
+    ) -> list[tuple[SampleRequest, Completion]]:
+        """One completion for each request of a group (one prompt), asking until all have one."""
+        drawn: list[tuple[SampleRequest, Completion]] = []
+        pending, bad, problem = list(group), 0, ""
+        prefix = response_prefix(messages_of(group[0]))
+        while pending:
+            try:
+                data = self._post(pending, params, cancel)
+                answers, problem = parse_chat(data, params.stop, prefix)
+            except BadAnswer:
+                answers, problem = [], "the answer is not a JSON object"
+            answers = answers[: len(pending)]
+            drawn += zip(pending, answers, strict=False)
+            pending = pending[len(answers) :]
+            bad = 0 if answers else bad + 1
+            if pending and bad > self.bad_answer_retries:
+                failed = no_answer(f"{problem} ({bad} times)")
+                return drawn + [(r, failed) for r in pending]
+        return drawn
+
+    def _post(
+        self, pending: list[SampleRequest], params: SamplingParams, cancel: threading.Event
+    ) -> dict[str, Any]:
+        """One request for the pending samples, adapting to each setting a server names in a
+        refusal (`max_tokens` -> `max_completion_tokens`, no `logprobs`)."""
+        while True:
+            payload = self._payload(pending, params)
+            try:
+                return self.endpoints.call("POST", "/chat/completions", payload, cancel)
+            except RequestRefused as e:
+                if not (e.status == 400 and self._adapt(e.server_message, payload)):
+                    raise
+
+    def _payload(self, pending: list[SampleRequest], params: SamplingParams) -> dict[str, Any]:
+        messages = messages_of(pending[0])
+        payload: dict[str, Any] = {
+            "model": self.model_id,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "n": len(pending),
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": pending[0].seed,
+        }
+        with self._settings_lock:
+            payload[self.max_tokens_field] = params.max_tokens
+            if self.logprobs:
+                payload["logprobs"] = True
+        if params.stop:
+            payload["stop"] = list(params.stop)
+        if params.top_k > 0:  # not OpenAI's; vLLM and passk serve read it, others may refuse it
+            payload["top_k"] = params.top_k
+        if response_prefix(messages):
+            payload.update(continue_final_message=True, add_generation_prompt=False)
+        return payload
+
+    def _adapt(self, message: str, sent: dict[str, Any]) -> bool:
+        """Change the setting a 400's message names, if the refused request had it (another
+        request may have changed it already); False when there is nothing to change."""
+        with self._settings_lock:
+            if "max_tokens" in sent and "max_completion_tokens" in message:
+                self.max_tokens_field = "max_completion_tokens"
+                return True
+            if "logprobs" in sent and "logprobs" in message:
+                self.logprobs = False
+                return True
+        return False
 
 
-def _request_body(model: str, params: SamplingParams) -> dict[str, Any]:
+def group_requests(requests: Sequence[SampleRequest], size: int) -> list[list[SampleRequest]]:
+    """Consecutive requests with the same messages, in groups of at most `size`."""
+    groups: list[list[SampleRequest]] = []
+    for request in requests:
+        last = groups[-1] if groups else None
+        same = last is not None and messages_of(last[0]) == messages_of(request)
+        if last is not None and same and len(last) < size:
+            last.append(request)
+        else:
+            groups.append([request])
+    return groups
+
+
+def messages_of(request: SampleRequest) -> tuple[Message, ...]:
+    """A request's chat messages: its own, or one user message holding its prompt."""
+    return request.messages or (Message("user", request.prompt),)
+
+
+def response_prefix(messages: Sequence[Message]) -> str:
+    """The text a final assistant message puts in the model's mouth ("" without one)."""
+    return messages[-1].content if messages and messages[-1].role == "assistant" else ""
+
+
+def no_answer(reason: str) -> Completion:
+    return Completion(
+        "", 0, None, None, "stop", failure=AnswerFailure.NO_ANSWER, error=one_line(reason)
+    )
+
+
+def parse_chat(
+    data: dict[str, Any], stop: Sequence[str], prefix: str = ""
+) -> tuple[list[Completion], str]:
+    """The samples in a chat answer (refusals included), and what was wrong with any choice
+    that gave none ("" if nothing was).
+
+    >>> answers, problem = parse_chat({"choices": [
+    ...     {"message": {"content": "x = 1", "reasoning_content": "easy"}, "finish_reason": "stop"},
+    ...     {"message": {"content": None}, "finish_reason": "stop"},
+    ...     {"message": {"content": None, "refusal": "No."}, "finish_reason": "stop"}]}, [])
+    >>> [(c.text, c.reasoning, c.failure) for c in answers], problem
+    ([('x = 1', 'easy', None), ('', None, <AnswerFailure.REFUSED: 'Refused'>)], 'null content')
+    """
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        message = error_message(data)
+        return [], f"an error object: {message}" if message else "no choices"
+    usage = parse_usage(data.get("usage"), len(choices))
+    answers, problems = [], []
+    for choice in choices:
+        answer = parse_chat_choice(choice, stop, prefix, usage, len(choices))
+        if isinstance(answer, str):
+            problems.append(answer)
+        else:
+            answers.append(answer)
+    return answers, problems[0] if problems else ""
+
+
+def parse_chat_choice(
+    choice: Any, stop: Sequence[str], prefix: str, usage: Usage | None, choices: int
+) -> Completion | str:
+    """One choice as a sample, or what is wrong with it."""
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict):
+        return "a choice without a message"
+    finish = choice.get("finish_reason")
+    reasoning = _text(message.get("reasoning_content")) or _text(message.get("reasoning"))
+    refusal = _text(message.get("refusal"))
+    if refusal or finish == "content_filter":
+        error = f"refusal: {refusal}" if refusal else "finish_reason: content_filter"
+        return Completion(
+            "", 0, None, None, "stop", reasoning=reasoning, usage=usage,
+            failure=AnswerFailure.REFUSED, error=one_line(error),
+        )  # fmt: skip
+    content = _text(message.get("content"))
+    if content is None:
+        if not (reasoning or finish == "length"):  # a reasoning model's answer may be empty
+            return "null content"
+        content = ""
+    text, was_cut = cut_at_stop(content, stop)
+    finish_reason = "length" if finish == "length" and not was_cut else "stop"
+    logps = kept_chat_logprobs(choice.get("logprobs"), None if finish_reason == "length" else text)
+    if logps is None:
+        tokens = usage.completion_tokens if usage and choices == 1 else None
+        return Completion(
+            prefix + text, tokens or 0, None, None, finish_reason, reasoning=reasoning, usage=usage
+        )
+    total = float(sum(logps))
+    mean = total / len(logps) if logps else None
+    return Completion(
+        prefix + text, len(logps), total, mean, finish_reason, reasoning=reasoning, usage=usage
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A message field as text: a string, or the text parts of a list of parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = [p.get("text") for p in value if isinstance(p, dict)]
+        return "".join(p for p in parts if isinstance(p, str))
+    return None
+
+
+def parse_usage(usage: Any, samples: int) -> Usage | None:
+    """A chat answer's `usage`, reasoning tokens from `completion_tokens_details` (OpenAI,
+    DeepSeek) or a top-level `reasoning_tokens`."""
+    if not isinstance(usage, dict):
+        return None
+    details = usage.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    return Usage(
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")),
+        reasoning_tokens=_count(
+            reasoning if reasoning is not None else usage.get("reasoning_tokens")
+        ),
+        samples=samples,
+    )
+
+
+def _count(value: Any) -> int | None:
+    return value if type(value) is int and value >= 0 else None
+
+
+def kept_chat_logprobs(logprobs: Any, kept: str | None) -> list[float] | None:
+    """The log-probabilities of a chat answer's tokens that start within `kept` (all of them
+    for None); None when the server sent no usable per-token data. Token starts count bytes
+    where the server gives each token's bytes, characters otherwise."""
+    entries = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return None
+    if any(type(e.get("logprob")) not in (int, float) for e in entries):
+        return None
+    values = [float(e["logprob"]) for e in entries]
+    if kept is None:
+        return values
+    if all(isinstance(e.get("bytes"), list) for e in entries):
+        sizes, limit = [len(e["bytes"]) for e in entries], len(kept.encode())
+    else:
+        sizes, limit = [len(str(e.get("token", ""))) for e in entries], len(kept)
+    kept_values, at = [], 0
+    for value, size in zip(values, sizes, strict=True):
+        if at < limit:
+            kept_values.append(value)
+        at += size
+    return kept_values
+
+
+# ---- completions ---------------------------------------------------------------------------
+
+
+def _completions_body(model: str, params: SamplingParams) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
         "n": 1,
@@ -229,54 +426,3 @@ def _token_starts(offsets: Any, tokens: Any, count: int) -> list[int] | None:
             at += len(token)
         return starts
     return None
-
-
-def _json_or_raise(method: str, url: str, response: httpx.Response) -> dict[str, Any]:
-    if response.is_error:
-        message = _server_message(response)
-        raise PasskError(f"{method} {url} refused: HTTP {response.status_code}: {message}")
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise PasskError(f"{method} {url} answered with something other than a JSON object")
-    return data
-
-
-def _server_message(response: httpx.Response) -> str:
-    """The error message in a server's answer, on one line (OpenAI, vLLM, TGI, FastAPI shapes)."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    message: Any = None
-    if isinstance(data, dict):
-        error = data.get("error")
-        message = error.get("message") if isinstance(error, dict) else error
-        message = message or data.get("message") or data.get("detail")
-    text = " ".join(str(message or response.text or response.reason_phrase).split())
-    return text if len(text) <= _MESSAGE_CHARS else text[:_MESSAGE_CHARS] + "..."
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asks us to wait (Retry-After: seconds or an HTTP date), if it does."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _describe(error: httpx.TransportError) -> str:
-    detail = " ".join(str(error).split())
-    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__

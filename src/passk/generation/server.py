@@ -1,9 +1,24 @@
-"""`passk serve`: an OpenAI-compatible completions server over any passk Backend, so that tools
-speaking OpenAI's legacy completions API (the paper's own sampling interface, Chen et al. 2021,
-section 3.3) can sample a local model.
+"""`passk serve`: an OpenAI-compatible server over any passk Backend, so that tools speaking
+OpenAI's legacy completions API (the paper's own sampling interface, Chen et al. 2021, section
+3.3) or its chat API can sample a local model.
 
-Endpoints: `GET /v1/models` and `POST /v1/completions` (no streaming, no echo). The backend
-runs in one worker thread, so concurrent requests are served one after the other.
+Endpoints: `GET /v1/models`, `POST /v1/completions` (no streaming, no echo) and
+`POST /v1/chat/completions` (no streaming, no tools). The backend runs in one worker thread,
+so concurrent requests are served one after the other.
+
+Chat. The messages become one prompt by the tokenizer's own chat template when it has one
+(`apply_chat_template`, with the generation prompt; a leading BOS the template writes is
+dropped when the tokenizer adds its own), else by the plain template below; sampling stops at
+the end of the assistant's turn (the template's text after a message, or the plain template's
+next heading), as well as at the request's stops. A final assistant message with
+`continue_final_message: true` (vLLM's extension) is continued rather than answered, and the
+answer holds only the new text. The plain template writes each message as
+
+    ### System|User|Assistant
+    <content>
+    <blank line>
+
+and then `### Assistant` and a newline for the answer.
 
 Seeds. With `seed`, choice `i` of prompt `p` samples with `choice_seed(seed, p, i)`: the seed
 itself for the first choice of the first prompt, and `sample_seed(seed, str(p), i)` for the
@@ -22,6 +37,7 @@ the model, say) becomes a 400 answer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import secrets
 import socket
@@ -105,6 +121,47 @@ class CompletionBody(BaseModel):
     user: str | None = None
 
 
+class ChatMessageBody(BaseModel):
+    """One message of a chat request: text content, or a list of text parts."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+
+
+class ChatBody(BaseModel):
+    """The request fields of OpenAI's chat API (and vLLM's prefill switches) that passk serves;
+    unsupported ones only at defaults."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: str
+    messages: list[ChatMessageBody]
+    n: int | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop: str | list[str] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    seed: int | None = None
+    stream: bool | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    user: str | None = None
+    continue_final_message: bool | None = None
+    add_generation_prompt: bool | None = None
+
+
+CHAT_ROLES = ("system", "developer", "user", "assistant")
+PLAIN_STOPS = ("\n### User", "\n### System")
+
+
 @dataclass(frozen=True)
 class Job:
     """One validated completions request: what the model thread must draw."""
@@ -146,6 +203,13 @@ def create_app(backend: Backend) -> FastAPI:
         thread = request.app.state.model_thread
         return await loop.run_in_executor(thread, respond, backend, job)
 
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> dict[str, Any]:
+        job = read_chat_job(await request.body(), backend)
+        loop = asyncio.get_running_loop()
+        thread = request.app.state.model_thread
+        return await loop.run_in_executor(thread, respond_chat, backend, job)
+
     return app
 
 
@@ -172,12 +236,140 @@ def read_job(raw: bytes, model_id: str) -> Job:
     return Job(prompts, n, _sampling(body), seed, body.logprobs is not None)
 
 
-def _sampling(body: CompletionBody) -> SamplingParams:
+def read_chat_job(raw: bytes, backend: Backend) -> Job:
+    """Validate a chat request body and render its messages into one prompt."""
+    try:
+        body = ChatBody.model_validate_json(raw)
+    except ValidationError as e:
+        raise _validation_error(e) from e
+    _refuse_unsupported_chat(body)
+    if body.model != backend.model_id:
+        message = (
+            f"The model `{body.model}` does not exist; this server serves `{backend.model_id}`"
+        )
+        raise APIError(message, param="model", code="model_not_found")
+    messages = _chat_messages(body)
+    continue_final = bool(body.continue_final_message)
+    _check(
+        not continue_final or messages[-1]["role"] == "assistant",
+        "continue_final_message needs a final assistant message",
+        "continue_final_message",
+    )
+    prompt, stops = render_chat(backend, messages, continue_final=continue_final)
+    n = 1 if body.n is None else body.n
+    _check(n >= 1, f"n must be at least 1, got {n}", "n")
+    seed = body.seed
+    _check(
+        seed is None or 0 <= seed <= _MAX_SEED, f"seed must be in [0, 2**63), got {seed}", "seed"
+    )
+    params = _sampling(body)
+    params = dataclasses.replace(params, stop=(*params.stop, *stops))
+    return Job([prompt], n, params, seed, bool(body.logprobs))
+
+
+def _chat_messages(body: ChatBody) -> list[dict[str, str]]:
+    _check(bool(body.messages), "messages must not be empty", "messages")
+    messages = []
+    for m in body.messages:
+        _check(m.role in CHAT_ROLES, f"unsupported message role {m.role!r}", "messages")
+        if isinstance(m.content, list):
+            parts = [p.get("text") for p in m.content if p.get("type") == "text"]
+            _check(
+                len(parts) == len(m.content), "only text content parts are supported", "messages"
+            )
+            content = "".join(str(p) for p in parts)
+        else:
+            content = m.content or ""
+        messages.append({"role": "system" if m.role == "developer" else m.role, "content": content})
+    return messages
+
+
+def _refuse_unsupported_chat(body: ChatBody) -> None:
+    _check(not body.stream, "stream is not supported", "stream")
+    _check(not body.logit_bias, "logit_bias is not supported", "logit_bias")
+    for name in ("presence_penalty", "frequency_penalty"):
+        _check(not getattr(body, name), f"{name} is not supported", name)
+    _check(
+        not body.top_logprobs,
+        "top_logprobs is not supported (the backend gives none)",
+        "top_logprobs",
+    )
+    both = body.max_tokens is not None and body.max_completion_tokens is not None
+    _check(
+        not both or body.max_tokens == body.max_completion_tokens,
+        "max_tokens and max_completion_tokens disagree",
+        "max_completion_tokens",
+    )
+
+
+def render_chat(
+    backend: Backend, messages: list[dict[str, str]], *, continue_final: bool = False
+) -> tuple[str, tuple[str, ...]]:
+    """The prompt for a conversation, and the stop sequences that end the assistant's turn:
+    by the tokenizer's chat template where it has one, else by the plain template."""
+    tokenizer = getattr(backend, "tokenizer", None)
+    if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+        return plain_chat_prompt(messages, continue_final=continue_final), PLAIN_STOPS
+    try:
+        prompt = tokenizer.apply_chat_template(
+            messages,
+            tokenize=False,
+            add_generation_prompt=not continue_final,
+            continue_final_message=continue_final,
+        )
+    except Exception as e:  # the template's own checks (roles must alternate, ...) and errors
+        raise APIError(f"the chat template cannot render these messages: {e}") from e
+    return _without_bos(tokenizer, str(prompt)), _end_of_turn(tokenizer)
+
+
+def _end_of_turn(tokenizer: Any) -> tuple[str, ...]:
+    """The text a chat template writes after an assistant message, as a stop sequence."""
+    conversation = [{"role": "user", "content": "?"}, {"role": "assistant", "content": _MARK}]
+    try:
+        probe = str(tokenizer.apply_chat_template(conversation, tokenize=False))
+    except Exception:  # a template that wants other conversations: no stop of its own
+        return ()
+    end = probe.split(_MARK, 1)[-1].strip() if _MARK in probe else ""
+    return (end,) if end else ()
+
+
+_MARK = "\u2063passk-answer\u2063"  # a text no template writes itself
+
+
+def _without_bos(tokenizer: Any, prompt: str) -> str:
+    """The prompt without a leading BOS text when the tokenizer adds a BOS token itself."""
+    bos = getattr(tokenizer, "bos_token", None)
+    if not isinstance(bos, str) or not bos or not prompt.startswith(bos):
+        return prompt
+    adds_bos = tokenizer("").input_ids[:1] == [tokenizer.bos_token_id]
+    return prompt.removeprefix(bos) if adds_bos else prompt
+
+
+def plain_chat_prompt(messages: list[dict[str, str]], *, continue_final: bool = False) -> str:
+    """The plain template of the module docstring.
+
+    >>> print(plain_chat_prompt([{"role": "user", "content": "Add."}]))
+    ### User
+    Add.
+    <BLANKLINE>
+    ### Assistant
+    <BLANKLINE>
+    """
+    turns = [f"### {m['role'].title()}\n{m['content']}\n\n" for m in messages]
+    if continue_final:
+        return "".join(turns[:-1]) + f"### Assistant\n{messages[-1]['content']}"
+    return "".join(turns) + "### Assistant\n"
+
+
+def _sampling(body: CompletionBody | ChatBody) -> SamplingParams:
     # OpenAI's defaults: temperature 1, top_p 1, 16 tokens.
     temperature = 1.0 if body.temperature is None else body.temperature
     top_p = 1.0 if body.top_p is None else body.top_p
     top_k = 0 if body.top_k is None else body.top_k
-    max_tokens = 16 if body.max_tokens is None else body.max_tokens
+    max_tokens = body.max_tokens
+    if isinstance(body, ChatBody) and body.max_completion_tokens is not None:
+        max_tokens = body.max_completion_tokens
+    max_tokens = 16 if max_tokens is None else max_tokens
     ok = math.isfinite(temperature) and temperature >= 0
     _check(ok, f"temperature must be 0 or more, got {temperature}", "temperature")
     _check(0 < top_p <= 1, f"top_p must be in (0, 1], got {top_p}", "top_p")
@@ -242,23 +434,33 @@ def choice_seed(seed: int | None, prompt_index: int, choice_index: int) -> int:
 
 
 def respond(backend: Backend, job: Job) -> dict[str, Any]:
-    """Draw a job's samples (in the model thread) and build OpenAI's response."""
+    """Draw a completions job's samples (in the model thread) and build OpenAI's response."""
+    return _respond(backend, job, chat=False)
+
+
+def respond_chat(backend: Backend, job: Job) -> dict[str, Any]:
+    """Draw a chat job's samples (in the model thread) and build OpenAI's chat response."""
+    return _respond(backend, job, chat=True)
+
+
+def _respond(backend: Backend, job: Job, *, chat: bool) -> dict[str, Any]:
     requests = [
         SampleRequest(f"prompt[{p}]", i, prompt, choice_seed(job.seed, p, i))
         for p, prompt in enumerate(job.prompts)
         for i in range(job.n)
     ]
     completions = _draw(backend, requests, job.params)
+    make_choice = _chat_choice if chat else _choice
     choices = [
-        _choice(index, r.prompt, completions[r.key], job.logprobs)
+        make_choice(index, r.prompt, completions[r.key], job.logprobs)
         for index, r in enumerate(requests)
     ]
     count = getattr(backend, "count_tokens", None)
     prompt_tokens = sum(count(p) for p in job.prompts) if callable(count) else 0
     completion_tokens = sum(completions[r.key].num_tokens for r in requests)
     return {
-        "id": f"cmpl-{uuid.uuid4().hex}",
-        "object": "text_completion",
+        "id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}",
+        "object": "chat.completion" if chat else "text_completion",
         "created": int(time.time()),
         "model": backend.model_id,
         "choices": choices,
@@ -268,6 +470,26 @@ def respond(backend: Backend, job: Job) -> dict[str, Any]:
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def _chat_choice(index: int, prompt: str, completion: Completion, logprobs: bool) -> dict[str, Any]:
+    return {
+        "index": index,
+        "message": {"role": "assistant", "content": completion.text},
+        "finish_reason": completion.finish_reason,
+        "logprobs": chat_logprobs(completion) if logprobs else None,
+    }
+
+
+def chat_logprobs(completion: Completion) -> dict[str, Any] | None:
+    """The chat API's per-token `logprobs` object, or None without token data."""
+    if completion.tokens is None or completion.token_logprobs is None:
+        return None
+    content = [
+        {"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
+        for t, lp in zip(completion.tokens, completion.token_logprobs, strict=True)
+    ]
+    return {"content": content}
 
 
 def _draw(

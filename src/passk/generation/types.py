@@ -3,6 +3,7 @@ the interface every model backend implements (Chen et al. 2021, section 2.3 and 
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import math
 from collections.abc import Iterator, Sequence
@@ -38,14 +39,34 @@ class SamplingParams:
 
 
 @dataclass(frozen=True)
+class Message:
+    """One message of a chat conversation (OpenAI's roles: system, user, assistant)."""
+
+    role: str
+    content: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ("system", "user", "assistant"):
+            raise InputError(
+                f"a chat message's role must be system, user or assistant, got {self.role!r}"
+            )
+
+
+@dataclass(frozen=True)
 class SampleRequest:
     """One sample to draw: which (task_id, completion_id) it is, its prompt, and its own seed,
-    so that the same sample comes out however requests are batched, split or resumed."""
+    so that the same sample comes out however requests are batched, split or resumed.
+
+    Chat backends send `messages` (built by `passk.generation.prompts`); without them, one user
+    message holding `prompt`. A final assistant message is a response prefix the answer
+    continues. Completion backends read `prompt` only.
+    """
 
     task_id: str
     completion_id: int
     prompt: str
     seed: int
+    messages: tuple[Message, ...] | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -62,6 +83,33 @@ def sample_seed(seed: int, task_id: str, completion_id: int) -> int:
     """
     digest = hashlib.sha256(f"{seed}\0{task_id}\0{completion_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+class AnswerFailure(enum.Enum):
+    """Why a sample has no program to run; evaluation gives it the verdict `failed: <value>`.
+
+    The first three come from answer extraction (`passk.generation.extraction`), the last two
+    from the endpoint itself (`Completion.failure`).
+    """
+
+    NO_CODE = "NoCode"  # an answer without code: prose, a refusal in words, nothing at all
+    TRUNCATED = "Truncated"  # the answer ran out of tokens before any code
+    REASONING_ONLY = (
+        "ReasoningOnly"  # reasoning (a <think> block, or the server's field), no answer
+    )
+    REFUSED = "Refused"  # the server's refusal field, or its content filter
+    NO_ANSWER = "NoAnswer"  # no choices, null content, an error object, or a body that is not JSON
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The token counts a server reports for the request that drew a sample. A request that
+    drew several samples (`n` > 1) reports them for all together: `samples` says how many."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None  # reasoning tokens included, as OpenAI counts them
+    reasoning_tokens: int | None = None
+    samples: int = 1
 
 
 @dataclass(frozen=True)
@@ -84,6 +132,14 @@ class Completion:
     tokens: tuple[str, ...] | None = None
     token_logprobs: tuple[float, ...] | None = None
     token_ids: tuple[int, ...] | None = None
+    # Chat backends: `text` is the whole answer (a response prefix, then the message's content),
+    # before any extraction; `reasoning` the server's separate reasoning field; `usage` what the
+    # server reported. An endpoint that gave no usable answer sets `failure` (REFUSED or
+    # NO_ANSWER) and `error`, one line saying what it sent, with an empty `text`.
+    reasoning: str | None = None
+    usage: Usage | None = None
+    failure: AnswerFailure | None = None
+    error: str | None = None
 
 
 class Backend(Protocol):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,9 @@ from passk.canonical import load_benchmark
 from passk.errors import InputError, Interrupted
 from passk.execution import Job, Verdict, WorkerPool, choose_sandbox
 from passk.execution.options import ExecutionOptions
+from passk.generation.extraction import extraction_source
 from passk.metrics import check_ks
+from passk.outcome import Outcome
 from passk.records import JsonlAppender, Result, ResultsFile, Sample, read_samples
 from passk.records.files import check_writable
 from passk.records.jsonl import journal_rows
@@ -90,6 +93,8 @@ def evaluate(
             "run the same command with --resume to finish"
         ) from None
     summary = summarize(judged, bench, ks)
+    if any("extraction" in r.fields for r in judged):
+        summary["extraction"] = extraction_counts(judged)
     summary.update(
         samples_file=str(samples_path),
         samples_sha256=hashlib.sha256(samples_path.read_bytes()).hexdigest(),
@@ -139,7 +144,11 @@ def _run(
     done = _resumable(results.journal, samples, settings) if resume else {}
     if not resume:
         results.journal.unlink(missing_ok=True)
-    by_index: dict[int, Result] = {i: done[s.key] for i, s in enumerate(samples) if s.key in done}
+    by_index: dict[int, Result] = {
+        i: done[s.key] if s.key in done else without_program(s)
+        for i, s in enumerate(samples)
+        if s.key in done or s.fields.get("failure")
+    }
     todo = [
         make_job(i, bench.problems[s.task_id], s, settings["mode"])
         for i, s in enumerate(samples)
@@ -194,6 +203,35 @@ def make_job(index: int, problem: Problem, sample: Sample, mode: str) -> Job:
             entry_point=problem.entry_point,
         )
     return Job(index, problem.program(sample.text, is_solution=sample.is_solution))
+
+
+# What a sample with no program to run failed of, where its endpoint gave no reason.
+NO_PROGRAM = {
+    "NoCode": "the answer holds no code",
+    "Truncated": "the answer ran out of tokens before its code",
+    "ReasoningOnly": "the answer is reasoning without a visible answer",
+    "Refused": "the model refused",
+    "NoAnswer": "the endpoint gave no answer",
+}
+
+
+def without_program(sample: Sample) -> Result:
+    """The verdict on a chat sample that has nothing to run (its `failure`: NoCode, ...):
+    failed, never an empty program that would look like a wrong answer."""
+    failure = str(sample.fields["failure"])
+    message = sample.fields.get("error") or NO_PROGRAM.get(failure, "")
+    return Result(sample.fields, Outcome.FAILED, failure, str(message))
+
+
+def extraction_counts(results: Iterable[Result]) -> dict[str, int]:
+    """Samples by where their code was found (fence:python, whole-answer, ...) or why it was
+    not (none:NoCode, ...), most common first: a low score caused by extraction shows."""
+    counts = Counter(
+        extraction_source(str(r.fields["extraction"]))
+        for r in results
+        if r.fields.get("extraction")
+    )
+    return dict(counts.most_common())
 
 
 def judged(sample: Sample, verdict: Verdict) -> Result:

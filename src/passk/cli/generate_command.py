@@ -21,11 +21,16 @@ def register(commands: Any) -> None:
         "generate",
         help="sample a model n times per problem into a samples JSONL file",
         description="Sample MODEL (a local Hugging Face model directory, openai:BASE_URL for any "
-        "OpenAI-compatible server, or vllm:PATH) n times per benchmark problem, cut at the "
+        "OpenAI-compatible server, openai-chat:BASE_URL for its chat API, or vllm:PATH) n times "
+        "per benchmark problem, cut at the "
         "benchmark's stop sequences, with per-token log-probabilities. The execution options "
         "apply where a benchmark of mined problems checks its canonical solutions first.",
     )
-    p.add_argument("model", metavar="MODEL", help="model directory, openai:URL or vllm:PATH")
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="model directory, openai:URL[,URL...], openai-chat:URL[,URL...] or vllm:PATH",
+    )
     add_benchmark_option(p)
     add_generation_options(p, n=1)
     add_run_control(p, resume="continue an interrupted run")

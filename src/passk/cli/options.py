@@ -125,6 +125,49 @@ def add_generation_options(p: argparse.ArgumentParser, *, n: int, temperature: b
         "that the vocabulary merges with what follows), back it up and make the first token "
         "begin with it (default: on)",
     )
+    p.add_argument(
+        "--stop",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help="a stop sequence (repeat for more; default: the benchmark's for completion "
+        "models, none for chat models)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=16,
+        help="openai:/openai-chat: requests in flight over all endpoints (default: 16)",
+    )
+    chat = p.add_argument_group("chat models (openai-chat:URL)")
+    chat.add_argument("--system", default=None, metavar="TEXT", help="a system message")
+    chat.add_argument(
+        "--prompt-template",
+        default=None,
+        metavar="FILE",
+        help="the user message: a Python format string over {prompt}, {entry_point}, "
+        "{task_id}, {signature}, {docstring} (default: the benchmark's instruction)",
+    )
+    chat.add_argument(
+        "--response-prefix",
+        default=None,
+        metavar="TEXT",
+        help="the start of the answer, for servers that take an assistant prefill",
+    )
+    chat.add_argument(
+        "--extract",
+        choices=["auto", "none"],
+        default="auto",
+        help="auto: find the program in each answer (see README); none: run answers as "
+        "they are, as completions (default: auto)",
+    )
+    chat.add_argument(
+        "--samples-per-request",
+        type=positive_int,
+        default=1,
+        metavar="M",
+        help="ask for M samples of a prompt per request (n=M; default: 1, one seed each)",
+    )
 
 
 def generation_options(args: argparse.Namespace) -> GenerationOptions:
@@ -135,6 +178,7 @@ def generation_options(args: argparse.Namespace) -> GenerationOptions:
         top_p=args.top_p,
         top_k=args.top_k,
         max_tokens=args.max_tokens,
+        stop=tuple(args.stop or ()),
     )
     return GenerationOptions(
         params=params,
@@ -144,6 +188,12 @@ def generation_options(args: argparse.Namespace) -> GenerationOptions:
         model_name=args.model_name,
         batch_size=args.batch_size,
         token_healing=args.token_healing,
+        concurrency=args.concurrency,
+        system=args.system,
+        prompt_template=args.prompt_template,
+        response_prefix=args.response_prefix,
+        extract=args.extract,
+        samples_per_request=args.samples_per_request,
     )
 
 

@@ -36,7 +36,8 @@ def register(commands: Any) -> None:
         metavar="MODEL",
         nargs="?",
         default=None,
-        help="model directory, openai:URL or vllm:PATH (default: passk's own model)",
+        help="model directory, openai:URL[,URL...], openai-chat:URL[,URL...] or vllm:PATH "
+        "(default: passk's own model)",
     )
     add_benchmark_option(p)
     add_generation_options(p, n=10)

@@ -11,9 +11,11 @@ from passk.cli.options import positive_int
 def register(commands: Any) -> None:
     p = commands.add_parser(
         "serve",
-        help="serve a local model over an OpenAI-compatible API (/v1/completions, /v1/models)",
+        help="serve a local model over an OpenAI-compatible API (/v1/completions, "
+        "/v1/chat/completions, /v1/models)",
         description="Serve MODEL (a local Hugging Face model directory) with OpenAI's "
-        "completions API, so that any OpenAI client, or passk generate openai:URL, can sample it.",
+        "completions and chat APIs, so that any OpenAI client, or passk generate openai:URL "
+        "or openai-chat:URL, can sample it.",
     )
     p.add_argument("model", metavar="MODEL", help="local model directory")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")

@@ -29,7 +29,8 @@ def register(commands: Any) -> None:
         metavar="MODEL",
         nargs="?",
         default=None,
-        help="model directory, openai:URL or vllm:PATH (default: passk's own model)",
+        help="model directory, openai:URL[,URL...], openai-chat:URL[,URL...] or vllm:PATH "
+        "(default: passk's own model)",
     )
     p.add_argument(
         "--temperatures",

@@ -19,6 +19,7 @@ def open_backend(
     batch_size: int = 32,
     token_healing: bool = True,
     concurrency: int = 16,
+    samples_per_request: int = 1,
 ) -> Backend:
     """The backend for MODEL.
 
@@ -32,9 +33,15 @@ def open_backend(
     if model.startswith(HTTP_SCHEMES):
         from passk.generation.openai_backend import OpenAIBackend, OpenAIChatBackend
 
-        chat = model.startswith("openai-chat:")
-        kind = OpenAIChatBackend if chat else OpenAIBackend
-        return kind(endpoint_urls(model), model_name=model_name, concurrency=concurrency)
+        urls = endpoint_urls(model)
+        if model.startswith("openai-chat:"):
+            return OpenAIChatBackend(
+                urls,
+                model_name=model_name,
+                concurrency=concurrency,
+                samples_per_request=samples_per_request,
+            )
+        return OpenAIBackend(urls, model_name=model_name, concurrency=concurrency)
     if model.startswith("vllm:"):
         if importlib.util.find_spec("vllm") is None:
             raise InputError("vllm: models need vLLM, which is not installed (pip install vllm)")

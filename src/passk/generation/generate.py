@@ -17,6 +17,8 @@ from typing import Any
 
 from passk.benchmarks import Benchmark, get_benchmark
 from passk.errors import InputError, Interrupted
+from passk.generation.extraction import extract_completion
+from passk.generation.prompts import ChatPrompt, chat_messages, read_template
 from passk.generation.types import (
     Backend,
     Completion,
@@ -31,6 +33,7 @@ from passk.records.jsonl import journal_rows
 from passk.records.rundir import journal_path
 
 ProgressCallback = Callable[[int, int, int], None]  # (samples done, samples in all, tokens)
+RowMaker = Callable[[SampleRequest, Completion, SamplingParams, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -62,18 +65,38 @@ def generate(
     """
     options = options or GenerationOptions()
     bench = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
+    chat = chat_prompt(options) if speaks_chat(model) else None
     params = options.params
-    if not params.stop:
+    if not params.stop and chat is None:  # chat answers are not cut at completion stops
         params = replace(params, stop=bench.stop_sequences)
-    requests = build_requests(bench, options.tasks, options.n, options.seed)
+    requests = build_requests(bench, options.tasks, options.n, options.seed, chat)
     out_path = Path(out)
     check_writable(out_path)
     backend = _open(model, options)
     try:
         settings = _settings(bench, backend, params, options.seed)
-        return _run(backend, requests, params, settings, out_path, resume, on_progress)
+        if chat is not None:
+            settings["chat"] = {**asdict(chat), "extract": options.extract}
+        row_of = _chat_rows(bench, options.extract) if chat is not None else sample_row
+        return _run(backend, requests, params, settings, out_path, resume, on_progress, row_of)
     finally:
         backend.close()
+
+
+def speaks_chat(model: str | Backend) -> bool:
+    """Whether MODEL is sampled through the chat API (`openai-chat:URL`)."""
+    if isinstance(model, str):
+        return model.startswith("openai-chat:")
+    return getattr(model, "api", "completions") == "chat"
+
+
+def chat_prompt(options: GenerationOptions) -> ChatPrompt:
+    """How problems are put to a chat model, checked (a template file read) before anything."""
+    if options.prompt_template is not None:
+        return read_template(
+            options.prompt_template, system=options.system, response_prefix=options.response_prefix
+        )
+    return ChatPrompt(system=options.system, response_prefix=options.response_prefix)
 
 
 def _open(model: str | Backend, options: GenerationOptions) -> Backend:
@@ -86,21 +109,32 @@ def _open(model: str | Backend, options: GenerationOptions) -> Backend:
         model_name=options.model_name,
         batch_size=options.batch_size,
         token_healing=options.token_healing,
+        concurrency=options.concurrency,
+        samples_per_request=options.samples_per_request,
     )
 
 
 def build_requests(
-    bench: Benchmark, tasks: Sequence[str] | None, n: int, seed: int
+    bench: Benchmark,
+    tasks: Sequence[str] | None,
+    n: int,
+    seed: int,
+    chat: ChatPrompt | None = None,
 ) -> list[SampleRequest]:
-    """Every (task, completion_id) sample to draw, in benchmark order."""
+    """Every (task, completion_id) sample to draw, in benchmark order; with `chat`, each
+    carries its problem's messages."""
     chosen = list(bench.problems) if tasks is None else list(dict.fromkeys(tasks))
     for task_id in chosen:
         bench.problem(task_id, where="--tasks")
-    return [
-        SampleRequest(task_id, i, bench.problems[task_id].prompt, sample_seed(seed, task_id, i))
-        for task_id in chosen
-        for i in range(n)
-    ]
+    requests = []
+    for task_id in chosen:
+        problem = bench.problems[task_id]
+        messages = chat_messages(problem, bench.name, chat) if chat is not None else None
+        requests += [
+            SampleRequest(task_id, i, problem.prompt, sample_seed(seed, task_id, i), messages)
+            for i in range(n)
+        ]
+    return requests
 
 
 def _settings(
@@ -126,6 +160,7 @@ def _run(
     out: Path,
     resume: bool,
     on_progress: ProgressCallback | None,
+    row_of: RowMaker,
 ) -> Generation:
     partial = journal_path(out)
     done = _resumable(partial, requests, settings) if resume else {}
@@ -139,7 +174,7 @@ def _run(
         _report(on_progress, len(done), len(requests), tokens)
         try:
             for request, completion in backend.generate(todo, params) if todo else ():
-                row = sample_row(request, completion, params, settings)
+                row = row_of(request, completion, params, settings)
                 journal.append(row)
                 done[request.key] = row
                 tokens += completion.num_tokens
@@ -199,3 +234,34 @@ def sample_row(
         "seed": settings["seed"],
         "model": settings["model"],
     }
+
+
+def _chat_rows(bench: Benchmark, extract: str) -> RowMaker:
+    """The samples-file line of a chat answer: the program extracted from it (`completion` or
+    `solution`, empty with a `failure`), how (`extraction`), and what the endpoint sent: the
+    raw answer, its reasoning, token usage, and the messages asked."""
+
+    def row(
+        request: SampleRequest,
+        completion: Completion,
+        params: SamplingParams,
+        settings: dict[str, Any],
+    ) -> dict[str, Any]:
+        found = extract_completion(bench.problems[request.task_id], completion, extract)
+        base = sample_row(request, completion, params, settings)
+        del base["completion"]
+        return {
+            "task_id": request.task_id,
+            "completion_id": request.completion_id,
+            found.kind: found.text,
+            "extraction": found.extraction,
+            "failure": found.failure.value if found.failure else None,
+            "raw": completion.text,
+            "reasoning": completion.reasoning,
+            "error": completion.error,
+            "usage": asdict(completion.usage) if completion.usage else None,
+            "messages": [asdict(m) for m in request.messages or ()],
+            **base,
+        }
+
+    return row

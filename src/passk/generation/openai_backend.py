@@ -105,6 +105,8 @@ class OpenAIBackend(_HTTPBackend):
 class OpenAIChatBackend(_HTTPBackend):
     """Draw samples from `POST {base_url}/chat/completions` (see the module docstring)."""
 
+    api = "chat"  # `passk generate` puts problems as chat messages and extracts the answers
+
     def __init__(
         self,
         base_url: str | Sequence[str],

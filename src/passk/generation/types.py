@@ -183,11 +183,24 @@ class GenerationOptions:
     model_name: str | None = None
     batch_size: int = 32
     token_healing: bool = True
+    concurrency: int = 16  # HTTP backends: requests in flight, over all endpoints
+    # Chat models (`openai-chat:`): how problems are put, and how answers become programs.
+    system: str | None = None
+    prompt_template: str | None = None  # a file: a format string over the problem's fields
+    response_prefix: str | None = None
+    extract: str = "auto"  # "none": an answer is run as it is, as a completion
+    samples_per_request: int = 1
 
     def __post_init__(self) -> None:
-        if self.n < 1:
-            raise InputError(f"--n must be at least 1, got {self.n}")
-        if self.batch_size < 1:
-            raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
+        for flag, value in (
+            ("--n", self.n),
+            ("--batch-size", self.batch_size),
+            ("--concurrency", self.concurrency),
+            ("--samples-per-request", self.samples_per_request),
+        ):
+            if value < 1:
+                raise InputError(f"{flag} must be at least 1, got {value}")
         if self.tasks is not None and not self.tasks:
             raise InputError("--tasks needs at least one task id")
+        if self.extract not in ("auto", "none"):
+            raise InputError(f"--extract must be auto or none, got {self.extract!r}")

@@ -401,6 +401,20 @@ def _outcome_blocks(summary: dict[str, Any]) -> list[Block]:
             [name, Num(f"{count:,}", count)] for name, count in errors.items()
         ]
         blocks += [Para("Failures by exception type:"), Table(["exception", "samples"], error_rows)]
+    extraction = summary.get("extraction") or {}
+    if extraction:
+        total = sum(extraction.values()) or 1
+        extraction_rows: list[list[Cell]] = [
+            [name, Num(f"{count:,}", count), f"{100 * count / total:.1f}"]
+            for name, count in extraction.items()
+        ]
+        blocks += [
+            Para(
+                "Where each chat answer's code was found (`none:` — no program to run: "
+                "those samples failed without running):"
+            ),
+            Table(["extraction", "samples", "%"], extraction_rows),
+        ]
     return blocks
 
 

@@ -383,3 +383,68 @@ def test_a_node_with_other_execution_code_stops_the_run_before_any_sample(
     )
     assert message.endswith(": install the same versions on every node")
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- sampling: Ray Serve endpoints
+
+
+def passk_server(model: str) -> Any:
+    """The ASGI app of `passk serve` over a local model; Ray Serve builds it in each replica."""
+    from passk.generation.local import LocalBackend
+    from passk.generation.server import create_app
+
+    return create_app(LocalBackend(model, device="cpu", batch_size=8))
+
+
+def test_a_ray_serve_deployment_is_an_openai_endpoint_to_passk(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """Two Ray Serve applications of a tiny model, on 127.0.0.1: passk's HTTP backend samples
+    each as it samples any OpenAI-compatible server, and gets the local model's samples."""
+    serve = pytest.importorskip("ray.serve", reason="Ray Serve is not installed (ray[serve])")
+    tiny_model = pytest.importorskip("tiny_model", reason="tests/tiny_model.py is not there")
+    local_module = pytest.importorskip("passk.generation.local")
+    import ray
+    from ray import cloudpickle
+
+    from passk.generation.openai_backend import OpenAIBackend
+    from passk.generation.types import SampleRequest, SamplingParams, sample_seed
+
+    model = str(tiny_model.make_tiny_model(tmp_path / "tiny-llama"))
+    params = SamplingParams(temperature=0.8, top_p=0.95, max_tokens=16, stop=("\n",))
+    prompts = ["def add(a, b):\n", "import math\n"]
+    requests = [
+        SampleRequest(f"T/{p}", i, prompt, sample_seed(5, f"T/{p}", i))
+        for p, prompt in enumerate(prompts)
+        for i in range(2)
+    ]
+    backend = local_module.LocalBackend(model, device="cpu", batch_size=8)
+    try:
+        direct = {r: (c.text, c.finish_reason) for r, c in backend.generate(requests, params)}
+    finally:
+        backend.close()
+    port = free_port()
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the builder, into replicas
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+
+        def build() -> Any:  # a function: Serve calls it in each replica for the app
+            return passk_server(model)
+
+        app = serve.deployment(ray_actor_options={"num_cpus": 0})(serve.ingress(build)())
+        for name in ("a", "b"):
+            serve.run(app.bind(), name=name, route_prefix=f"/{name}")
+        for name in ("a", "b"):
+            remote = OpenAIBackend(
+                f"http://127.0.0.1:{port}/{name}/v1", timeout_s=60, max_retries=0
+            )
+            try:
+                got = {r: (c.text, c.finish_reason) for r, c in remote.generate(requests, params)}
+            finally:
+                remote.close()
+            assert got == direct
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])

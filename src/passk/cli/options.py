@@ -213,14 +213,14 @@ def add_run_control(p: argparse.ArgumentParser, *, resume: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def add_execution_options(p: argparse.ArgumentParser) -> None:
-    """The options of running samples: workers, limits, sandbox and verdict mode, read back
-    whole by `execution_options`."""
+def add_execution_options(p: argparse.ArgumentParser, *, cluster: bool = True) -> None:
+    """The options of running samples: workers, limits, sandbox and verdict mode, and (unless
+    `cluster` is False) the executor, read back whole by `execution_options`."""
     p.add_argument(
         "--workers",
         type=positive_int,
         default=None,
-        help="worker processes (default: one per CPU core)",
+        help="worker processes (default: one per CPU core; with --executor ray, per node)",
     )
     p.add_argument(
         "--timeout",
@@ -256,6 +256,26 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
         help="assert: the paper's check program in one process (default); io: the "
         "test runs in a trusted judge and the completion only answers calls",
     )
+    if cluster:
+        _add_executor_options(p)
+
+
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default=None,
+        help="where samples run: local, this machine's workers (default), or ray, a worker "
+        "pool on every node of a Ray cluster (pip install 'passk[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="the Ray cluster to run samples on (implies --executor ray): HOST:PORT of its "
+        "head, ray://HOST:PORT, auto (RAY_ADDRESS, else the cluster started on this machine; "
+        "the default) or local (a Ray instance on this machine for this run)",
+    )
 
 
 def execution_options(args: argparse.Namespace) -> ExecutionOptions:
@@ -272,4 +292,13 @@ def execution_options(args: argparse.Namespace) -> ExecutionOptions:
             file=sys.stderr,
         )
     limits = Limits(timeout=args.timeout, wall_timeout=args.wall_timeout, max_memory_mb=args.memory)
-    return ExecutionOptions(limits, workers=args.workers, sandbox=args.sandbox, mode=args.mode)
+    address = getattr(args, "ray_address", None)
+    executor = getattr(args, "executor", None) or ("ray" if address else "local")
+    return ExecutionOptions(
+        limits,
+        workers=args.workers,
+        sandbox=args.sandbox,
+        mode=args.mode,
+        executor=executor,
+        ray_address=address,
+    )

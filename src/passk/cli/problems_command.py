@@ -28,7 +28,7 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--copies", type=int, default=1, help="with --canonical: samples per problem")
     p.add_argument("--out", default=None, help="output JSONL (default: stdout)")
-    add_execution_options(p)
+    add_execution_options(p, cluster=False)  # canonical checks run here
     p.set_defaults(handler=run)
 
 

@@ -335,7 +335,10 @@ class WorkerPool:
         more = True
         while True:
             while more and len(inflight) < _PIPELINE:
-                job = todo.get()
+                try:  # wait for a job only with none in flight, for pools fed as jobs come
+                    job = todo.get(block=not inflight)
+                except queue.Empty:
+                    break
                 if job is None:
                     more = False
                     break

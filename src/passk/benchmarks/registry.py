@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from passk.benchmarks import chained, crypto, misaligned
 from passk.benchmarks.doctests import PREFIX as DOCTESTS_PREFIX
 from passk.benchmarks.doctests import load_doctests
 from passk.benchmarks.humaneval import load_humaneval
@@ -16,11 +17,18 @@ from passk.errors import BenchmarkError
 
 _LOADERS: dict[str, Callable[[], Benchmark]] = {
     "humaneval": load_humaneval,
+    chained.NAME: chained.load_chained,
+    crypto.NAME: crypto.load_crypto,
+    **{
+        f"{misaligned.NAME}:{variant}": functools.partial(misaligned.load_misaligned, variant)
+        for variant in misaligned.VARIANTS
+    },
 }
 
 # Prefix -> loader of the text after it (kept as given: a path is case-sensitive).
 _PREFIXED_LOADERS: dict[str, Callable[[str], Benchmark]] = {
     DOCTESTS_PREFIX: load_doctests,
+    chained.PREFIX: chained.load_chained,
 }
 
 
@@ -30,7 +38,8 @@ def available_benchmarks() -> list[str]:
 
 @functools.cache
 def get_benchmark(name: str) -> Benchmark:
-    """The benchmark called `name` (case-insensitive), or `doctests:PATH` mined from PATH."""
+    """The benchmark called `name` (case-insensitive), or `doctests:PATH` mined from PATH, or
+    `chained:LENGTHS[:N[:SEED]]`."""
     for prefix, load in _PREFIXED_LOADERS.items():
         if name[: len(prefix)].lower() == prefix:
             return load(name[len(prefix) :])

@@ -1,4 +1,4 @@
-"""The numbers and figures of the paper's limitation studies (Chen et al. 2021, section 7).
+"""The numbers and figures of the paper's limitation studies (Chen et al. 2021, sections 6-7).
 
 Pure functions from result rows (dicts as in results.jsonl: `task_id`, `passed`, `result`,
 `completion`, ...) to each study's numbers, and figure builders that take those numbers and
@@ -128,6 +128,7 @@ def chained_figure(curves: Mapping[str, Sequence[ChainPoint]], *, k: int | None 
         label = f"{model} (÷{drop:.2g} a component)" if drop else model
         axes.plot([x for x, _ in shown], [y for _, y in shown], marker="o", label=label)
     axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(_percent())
     axes.xaxis.set_major_locator(_integer_locator())
     if any(axes.get_lines()):
         axes.legend(fontsize="small")
@@ -309,8 +310,6 @@ def crypto_figure(summary: CryptoSummary) -> bytes:
 
 def _bar_plot(groups: Mapping[str, Mapping[str, float]], *, title: str, ylabel: str) -> bytes:
     """Grouped bars: one group per key of `groups`, one bar per series inside, values as %."""
-    from matplotlib.ticker import PercentFormatter
-
     figure, axes = _figure(title, "", ylabel)
     series = list(dict.fromkeys(name for values in groups.values() for name in values))
     width = 0.8 / max(len(series), 1)
@@ -318,8 +317,14 @@ def _bar_plot(groups: Mapping[str, Mapping[str, float]], *, title: str, ylabel: 
         xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
         ys = [values.get(name, math.nan) for values in groups.values()]
         axes.bar(xs, ys, width=width, label=name)
-    axes.set_xticks(range(len(groups)), list(groups), rotation=15 if len(groups) > 4 else 0)
-    axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+    tilted = len(groups) > 4 or max(map(len, groups), default=0) > 12
+    axes.set_xticks(
+        range(len(groups)),
+        list(groups),
+        rotation=20 if tilted else 0,
+        ha="right" if tilted else "center",
+    )
+    axes.yaxis.set_major_formatter(_percent())
     axes.set_ylim(0, 1)
     if series:
         axes.legend(fontsize="small")
@@ -336,6 +341,12 @@ def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
     axes.set_ylabel(ylabel)
     axes.grid(True, alpha=0.3)
     return figure, axes
+
+
+def _percent() -> Any:
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(1.0)
 
 
 def _integer_locator() -> Any:

@@ -1,4 +1,4 @@
-"""Chained components (Chen et al. 2021, section 7 and Appendix D): `chained[:LENGTHS[:N[:SEED]]]`.
+"""Chained components (Chen et al. 2021, section 6, Figure 11): `chained[:LENGTHS[:N[:SEED]]]`.
 
 The paper builds synthetic problems from 13 simple string transformations, each with a one-line
 description and a one-line implementation; a problem of chain length k lists k descriptions in

@@ -257,7 +257,12 @@ def test_unknown_benchmark(
     tmp_path: Path, good_samples: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["evaluate", str(good_samples), "--benchmark", "nope", "--no-progress"]
-    check_refused(tmp_path, argv, "unknown benchmark 'nope'; available: humaneval", 2, capsys)
+    message = (
+        "unknown benchmark 'nope'; available: chained, crypto, humaneval, "
+        "humaneval-misaligned:buggy, humaneval-misaligned:buggy+instruction, "
+        "humaneval-misaligned:correct"
+    )
+    check_refused(tmp_path, argv, message, 2, capsys)
 
 
 def test_wall_timeout_below_timeout(

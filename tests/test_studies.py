@@ -655,8 +655,10 @@ def test_each_study_figure_renders() -> None:
     summary = studies.crypto_summary(
         [{"task_id": "crypto/rsa-key", "result": "passed", "completion": ""}]
     )
+    nothing = studies.chained_curve(rows({"chained/3/0": (4, 0), "chained/4/0": (4, 0)}))
     figures = [
         studies.chained_figure({"model A": curve, "model B": other}),
+        studies.chained_figure({"solves none": nothing}),
         studies.chained_figure({"model A": curve}, k=2),
         studies.misalignment_figure(table),
         studies.misalignment_gap_figure(gaps),

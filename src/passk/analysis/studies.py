@@ -125,12 +125,18 @@ def chained_figure(curves: Mapping[str, Sequence[ChainPoint]], *, k: int | None 
         values = [(p.length, p.pass_at_k.get(k) if k else p.pass_rate) for p in points]
         shown = [(x, y) for x, y in values if y]
         drop = drop_per_component(points)
-        label = f"{model} (÷{drop:.2g} a component)" if drop else model
-        axes.plot([x for x, _ in shown], [y for _, y in shown], marker="o", label=label)
+        note = f" (÷{drop:.2g} a component)" if drop else "" if shown else " (none passed)"
+        axes.plot([x for x, _ in shown], [y for _, y in shown], marker="o", label=model + note)
     axes.set_yscale("log")
-    axes.yaxis.set_major_formatter(_percent())
+    axes.yaxis.set_major_formatter(_log_percent())
     axes.xaxis.set_major_locator(_integer_locator())
-    if any(axes.get_lines()):
+    lengths = [p.length for points in curves.values() for p in points]
+    if lengths:
+        axes.set_xlim(min(lengths) - 0.5, max(lengths) + 0.5)
+    if not any(len(line.get_xdata()) for line in axes.get_lines()):
+        axes.set_ylim(1e-3, 1)
+        axes.text(0.5, 0.5, "no sample passed", transform=axes.transAxes, ha="center")
+    if curves:
         axes.legend(fontsize="small")
     return _png(figure)
 
@@ -347,6 +353,12 @@ def _percent() -> Any:
     from matplotlib.ticker import PercentFormatter
 
     return PercentFormatter(1.0)
+
+
+def _log_percent() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda y, _: f"{100 * y:g}%")  # 0.1%, not PercentFormatter's 0%
 
 
 def _integer_locator() -> Any:

@@ -25,7 +25,8 @@ cipher inside). Then:
 
 `judge` gives each result row its classification and says which way it was reached ("run" or
 "static"). RSA key generation takes up to a few seconds of CPU: run this benchmark with
-`--timeout 10`.
+`--timeout 10`. It needs assert mode (the default): in `--mode io` the test runs in another
+process than the sample and cannot see its library calls, nor receive keys as plain data.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ RUN ?= runs/canonical
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[gen,serve,train,analysis,ray,dev]'
+	$(PY) -m pip install --quiet -e '.[gen,serve,train,analysis,ray,crypto,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -132,16 +132,24 @@ def test_get_benchmark_is_case_insensitive(humaneval: Benchmark) -> None:
 
 def test_unknown_benchmark_lists_the_available_ones() -> None:
     assert available_benchmarks() == [
+        "chained",
+        "crypto",
         "humaneval",
+        "humaneval-misaligned:buggy",
+        "humaneval-misaligned:buggy+instruction",
+        "humaneval-misaligned:correct",
         "doctests:PATH",
         "humaneval-jsonl:PATH",
         "mbpp:PATH[:SPLIT]",
+        "chained:LENGTHS[:N[:SEED]]",
     ]
     with pytest.raises(BenchmarkError) as info:
         get_benchmark("mbpp-nonexistent")
     assert str(info.value) == (
-        "unknown benchmark 'mbpp-nonexistent'; available: humaneval, doctests:PATH, "
-        "humaneval-jsonl:PATH, mbpp:PATH[:SPLIT]"
+        "unknown benchmark 'mbpp-nonexistent'; available: chained, crypto, humaneval, "
+        "humaneval-misaligned:buggy, humaneval-misaligned:buggy+instruction, "
+        "humaneval-misaligned:correct, doctests:PATH, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT], "
+        "chained:LENGTHS[:N[:SEED]]"
     )
     assert isinstance(info.value, PasskError)
     assert info.value.exit_code == 2

@@ -258,8 +258,12 @@ def test_unknown_benchmark(
     tmp_path: Path, good_samples: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["evaluate", str(good_samples), "--benchmark", "nope", "--no-progress"]
-    message = "unknown benchmark 'nope'; available: humaneval, doctests:PATH, "
-    message += "humaneval-jsonl:PATH, mbpp:PATH[:SPLIT]"
+    message = (
+        "unknown benchmark 'nope'; available: chained, crypto, humaneval, "
+        "humaneval-misaligned:buggy, humaneval-misaligned:buggy+instruction, "
+        "humaneval-misaligned:correct, doctests:PATH, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT], "
+        "chained:LENGTHS[:N[:SEED]]"
+    )
     check_refused(tmp_path, argv, message, 2, capsys)
 
 

@@ -71,7 +71,8 @@ def task_list(text: str) -> list[str]:
 
 
 BENCHMARK_HELP = (
-    "humaneval, doctests:PATH, humaneval-jsonl:PATH or mbpp:PATH[:SPLIT] (default: humaneval)"
+    "humaneval, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT], doctests:PATH, chained[:LENGTHS...], "
+    "crypto, humaneval-misaligned:VARIANT (default: humaneval; see README)"
 )
 
 

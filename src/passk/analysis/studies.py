@@ -29,6 +29,8 @@ from passk.benchmarks.chained import chain_length
 from passk.benchmarks.misaligned import VARIANTS
 from passk.errors import InputError
 from passk.metrics import mean_pass_at_k
+from passk.records import Result
+from passk.records.result import pass_counts
 
 Row = Mapping[str, Any]
 
@@ -39,12 +41,7 @@ def task_counts(rows: Iterable[Row]) -> dict[str, tuple[int, int]]:
     >>> task_counts([{"task_id": "a", "passed": True}, {"task_id": "a", "passed": False}])
     {'a': (2, 1)}
     """
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in rows:
-        count = counts[row["task_id"]]
-        count[0] += 1
-        count[1] += bool(row["passed"])
-    return {task: (n, c) for task, (n, c) in counts.items()}
+    return pass_counts(Result.from_row(row) for row in rows)
 
 
 def pass_at(counts: Iterable[tuple[int, int]], k: int) -> float | None:

@@ -6,7 +6,11 @@ and Markdown. A block knows nothing of either format.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+PLOT_HINT = "figures need matplotlib: pip install 'passk[analysis]'"
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,11 @@ def clip(text: str, limit: int) -> tuple[str, str]:
     if len(text) <= limit:
         return text, ""
     return text[:limit], f"truncated: {limit:,} of {len(text):,} characters shown"
+
+
+def plot(slug: str, caption: str, draw: Callable[..., bytes], *args: Any, **options: Any) -> Block:
+    """A figure drawn by `draw`, or, where matplotlib is missing, a notice naming it."""
+    try:
+        return Figure(slug, caption, draw(*args, **options))
+    except ImportError:
+        return Para(f"Figure left out ({caption}): {PLOT_HINT}.", notice=True)

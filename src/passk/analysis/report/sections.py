@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,21 +25,21 @@ from passk.analysis.report.document import (
     Cell,
     Code,
     Details,
-    Figure,
     Num,
     Para,
     Section,
     Table,
     clip,
+    plot,
 )
 from passk.analysis.report.runs import BLEU_LIMIT, RunData, load_run, load_sweep
+from passk.analysis.report.studies import study_sections
 from passk.errors import InputError
 from passk.records import Result
 from passk.records.result import pass_counts
 
 TEXT_LIMIT = 2000  # characters of a sample shown in the report
 RESULT_LIMIT = 400  # characters of a sample's error shown
-PLOT_HINT = "figures need matplotlib: pip install 'passk[analysis]'"
 
 
 def build_report(
@@ -60,6 +60,7 @@ def build_report(
     compared = [(name, group) for name, group in groups.items() if len(group) > 1]
     sections += [_comparison(name, group, i) for i, (name, group) in enumerate(compared)]
     sections += [_sweep_section(path, data, i) for i, (path, data) in enumerate(sweeps.items())]
+    sections += study_sections(loaded)
     for i, run in enumerate(loaded):
         sections += _run_sections(run, i)
     if not any(run.results or run.config for run in loaded) and not sweeps:
@@ -187,7 +188,7 @@ def _size_blocks(runs: list[RunData], ks: list[int], index: int, benchmark: str)
         if all(v is not None for _, v in points):
             series[f"pass@{k}"] = [(x, float(v or 0.0)) for x, v in points]
     return [
-        _plot(
+        plot(
             f"compare{index}-model-size",
             f"pass@k against model size, {benchmark}",
             _line,
@@ -235,17 +236,10 @@ def _histogram(groups: Any, **options: Any) -> bytes:
     return histogram_plot(groups, **options)
 
 
-def _plot(slug: str, caption: str, draw: Callable[..., bytes], *args: Any, **options: Any) -> Block:
-    try:
-        return Figure(slug, caption, draw(*args, **options))
-    except ImportError:
-        return Para(f"Figure left out ({caption}): {PLOT_HINT}.", notice=True)
-
-
 def _pass_at_k_plot(
     slug: str, caption: str, series: Any, *, title: str, legend_title: str | None = None
 ) -> Block:
-    return _plot(
+    return plot(
         slug,
         caption,
         _line,
@@ -278,7 +272,7 @@ def _sweep_section(path: Path, sweep: dict[str, Any], index: int) -> Section:
     best = [(float(k), float(t)) for k, t in sweep.get("best_temperature") or []]
     if best:
         blocks.append(
-            _plot(
+            plot(
                 f"sweep{index}-best-temperature",
                 "the best temperature for each k",
                 _line,
@@ -450,7 +444,7 @@ def _ranking_blocks(run: RunData, index: int) -> list[Block]:
         return []
     series = {_HEURISTICS.get(name, name): c for name, c in ranking["curves"].items()}
     return [
-        _plot(
+        plot(
             f"run{index}-ranking",
             f"pass rate of one sample chosen out of k, {run.path.name}",
             _line,
@@ -476,7 +470,7 @@ def _bleu_blocks(run: RunData, index: int) -> list[Block]:
     why = (bleu.get("not_computable") or {}).get("auc", "")
     text = f"ROC AUC of BLEU as a pass/fail classifier: {auc:.3f} (0.5 = chance)." if auc else why
     return [
-        _plot(
+        plot(
             f"run{index}-bleu",
             f"BLEU of correct and incorrect samples, {run.path.name}",
             _histogram,

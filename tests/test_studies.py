@@ -23,6 +23,7 @@ from passk.benchmarks.humaneval import PREIMPORTS, STOP_SEQUENCES
 from passk.errors import BenchmarkError, InputError
 from passk.evaluation import evaluate
 from passk.execution import Job, Limits, Verdict, WorkerPool
+from passk.execution.options import ExecutionOptions
 from passk.execution.sandbox import SandboxUnavailable, choose_sandbox
 from passk.records import read_jsonl
 
@@ -455,7 +456,13 @@ def test_the_crypto_judge_marks_secure_and_insecure_samples(tmp_path: Path) -> N
     path.write_text(
         "".join(json.dumps({"task_id": t, "completion": c}) + "\n" for t, c, _, _ in samples)
     )
-    evaluate(path, benchmark="crypto", k=[1], limits=LIMITS, out=tmp_path / "results.jsonl")
+    evaluate(
+        path,
+        benchmark="crypto",
+        k=[1],
+        execution=ExecutionOptions(limits=LIMITS),
+        out=tmp_path / "results.jsonl",
+    )
     rows = [row for _, row in read_jsonl(tmp_path / "results.jsonl")]
     verdicts = studies.crypto_verdicts(rows)
     for (task_id, completion, result, kind), row, verdict in zip(

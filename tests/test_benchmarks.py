@@ -12,6 +12,7 @@ from types import ModuleType
 
 import pytest
 
+import passk.benchmarks.humaneval_plus
 import passk.benchmarks.problem
 import passk.execution.verdict
 import passk.outcome
@@ -133,6 +134,7 @@ def test_get_benchmark_is_case_insensitive(humaneval: Benchmark) -> None:
 def test_unknown_benchmark_lists_the_available_ones() -> None:
     assert available_benchmarks() == [
         "humaneval",
+        "humaneval-plus",
         "doctests:PATH",
         "humaneval-jsonl:PATH",
         "mbpp:PATH[:SPLIT]",
@@ -140,8 +142,8 @@ def test_unknown_benchmark_lists_the_available_ones() -> None:
     with pytest.raises(BenchmarkError) as info:
         get_benchmark("mbpp-nonexistent")
     assert str(info.value) == (
-        "unknown benchmark 'mbpp-nonexistent'; available: humaneval, doctests:PATH, "
-        "humaneval-jsonl:PATH, mbpp:PATH[:SPLIT]"
+        "unknown benchmark 'mbpp-nonexistent'; available: humaneval, humaneval-plus, "
+        "doctests:PATH, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT]"
     )
     assert isinstance(info.value, PasskError)
     assert info.value.exit_code == 2
@@ -166,7 +168,12 @@ def test_problem_returns_the_problem(humaneval: Benchmark) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [passk.benchmarks.problem, passk.execution.verdict, passk.outcome],
+    [
+        passk.benchmarks.problem,
+        passk.benchmarks.humaneval_plus,
+        passk.execution.verdict,
+        passk.outcome,
+    ],
     ids=lambda m: m.__name__,
 )
 def test_doctests(module: ModuleType) -> None:

@@ -258,7 +258,7 @@ def test_unknown_benchmark(
     tmp_path: Path, good_samples: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["evaluate", str(good_samples), "--benchmark", "nope", "--no-progress"]
-    message = "unknown benchmark 'nope'; available: humaneval, doctests:PATH, "
+    message = "unknown benchmark 'nope'; available: humaneval, humaneval-plus, doctests:PATH, "
     message += "humaneval-jsonl:PATH, mbpp:PATH[:SPLIT]"
     check_refused(tmp_path, argv, message, 2, capsys)
 

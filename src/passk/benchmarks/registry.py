@@ -10,11 +10,13 @@ from collections.abc import Callable
 
 from passk.benchmarks import doctests, mbpp, problem_file
 from passk.benchmarks.humaneval import load_humaneval
+from passk.benchmarks.humaneval_plus import load_humaneval_plus
 from passk.benchmarks.problem import Benchmark
 from passk.errors import BenchmarkError
 
 _LOADERS: dict[str, Callable[[], Benchmark]] = {
     "humaneval": load_humaneval,
+    "humaneval-plus": load_humaneval_plus,
 }
 
 # Prefix -> loader of the text after it (kept as given: a path is case-sensitive).

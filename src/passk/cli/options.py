@@ -71,7 +71,8 @@ def task_list(text: str) -> list[str]:
 
 
 BENCHMARK_HELP = (
-    "humaneval, doctests:PATH, humaneval-jsonl:PATH or mbpp:PATH[:SPLIT] (default: humaneval)"
+    "humaneval, humaneval-plus, doctests:PATH, humaneval-jsonl:PATH or mbpp:PATH[:SPLIT] "
+    "(default: humaneval)"
 )
 
 

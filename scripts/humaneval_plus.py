@@ -1,6 +1,6 @@
 """Make HumanEval+ here, and measure what its new tests catch.
 
-    python scripts/humaneval_plus.py generate             # writes the data file (~10 min, 2 cores)
+    python scripts/humaneval_plus.py generate             # writes the data file (4-12 min, 2 cores)
     python scripts/humaneval_plus.py mutants              # canonical-solution mutants, both benchmarks
     python scripts/humaneval_plus.py compare SAMPLES      # a samples file, both benchmarks
 
@@ -70,8 +70,6 @@ from passk.execution import Job, Limits, Verdict, WorkerPool, choose_sandbox, co
 from passk.execution.options import ExecutionOptions
 from passk.records import Sample
 
-ROOT = Path(__file__).resolve().parent.parent
-COMMAND = "python scripts/humaneval_plus.py generate"
 MAX_TESTS = 100
 MAX_BOUNDARY = 25
 MAX_NAMED = 15
@@ -388,7 +386,8 @@ def select(candidates: list[Candidate], budget: int) -> list[Candidate]:
     while queues:
         order += [q.pop(0) for q in queues]
         queues = [q for q in queues if q]
-    chosen, events, early = [], 0, 0
+    chosen: list[Candidate] = []
+    events = early = 0
     for c in order:
         # the fix and boundary inputs may take a quarter of the budget, the rest is for variety
         first = c.how != "mutation"
@@ -415,7 +414,7 @@ def write_data(rows: list[dict[str, Any]], human_eval_sha256: str) -> str:
         "format": plus.FORMAT,
         "human_eval_sha256": human_eval_sha256,
         "generator": "scripts/humaneval_plus.py",
-        "command": COMMAND,
+        "command": plus.REGENERATE,
         "settings": {
             "max_tests": MAX_TESTS,
             "caps": vars(CAPS),

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import pytest
 
+import passk.benchmarks.humaneval_plus
 import passk.benchmarks.problem
 import passk.execution.verdict
 import passk.outcome
@@ -138,6 +139,7 @@ def test_unknown_benchmark_lists_the_available_ones() -> None:
         "humaneval-misaligned:buggy",
         "humaneval-misaligned:buggy+instruction",
         "humaneval-misaligned:correct",
+        "humaneval-plus",
         "doctests:PATH",
         "humaneval-jsonl:PATH",
         "mbpp:PATH[:SPLIT]",
@@ -148,8 +150,8 @@ def test_unknown_benchmark_lists_the_available_ones() -> None:
     assert str(info.value) == (
         "unknown benchmark 'mbpp-nonexistent'; available: chained, crypto, humaneval, "
         "humaneval-misaligned:buggy, humaneval-misaligned:buggy+instruction, "
-        "humaneval-misaligned:correct, doctests:PATH, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT], "
-        "chained:LENGTHS[:N[:SEED]]"
+        "humaneval-misaligned:correct, humaneval-plus, doctests:PATH, humaneval-jsonl:PATH, "
+        "mbpp:PATH[:SPLIT], chained:LENGTHS[:N[:SEED]]"
     )
     assert isinstance(info.value, PasskError)
     assert info.value.exit_code == 2
@@ -174,7 +176,12 @@ def test_problem_returns_the_problem(humaneval: Benchmark) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [passk.benchmarks.problem, passk.execution.verdict, passk.outcome],
+    [
+        passk.benchmarks.problem,
+        passk.benchmarks.humaneval_plus,
+        passk.execution.verdict,
+        passk.outcome,
+    ],
     ids=lambda m: m.__name__,
 )
 def test_doctests(module: ModuleType) -> None:

@@ -261,8 +261,8 @@ def test_unknown_benchmark(
     message = (
         "unknown benchmark 'nope'; available: chained, crypto, humaneval, "
         "humaneval-misaligned:buggy, humaneval-misaligned:buggy+instruction, "
-        "humaneval-misaligned:correct, doctests:PATH, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT], "
-        "chained:LENGTHS[:N[:SEED]]"
+        "humaneval-misaligned:correct, humaneval-plus, doctests:PATH, humaneval-jsonl:PATH, "
+        "mbpp:PATH[:SPLIT], chained:LENGTHS[:N[:SEED]]"
     )
     check_refused(tmp_path, argv, message, 2, capsys)
 

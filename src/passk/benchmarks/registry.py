@@ -12,11 +12,13 @@ from collections.abc import Callable
 
 from passk.benchmarks import chained, crypto, doctests, mbpp, misaligned, problem_file
 from passk.benchmarks.humaneval import load_humaneval
+from passk.benchmarks.humaneval_plus import load_humaneval_plus
 from passk.benchmarks.problem import Benchmark
 from passk.errors import BenchmarkError
 
 _LOADERS: dict[str, Callable[[], Benchmark]] = {
     "humaneval": load_humaneval,
+    "humaneval-plus": load_humaneval_plus,
     chained.NAME: chained.load_chained,
     crypto.NAME: crypto.load_crypto,
     **{

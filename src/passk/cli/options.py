@@ -71,8 +71,8 @@ def task_list(text: str) -> list[str]:
 
 
 BENCHMARK_HELP = (
-    "humaneval, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT], doctests:PATH, chained[:LENGTHS...], "
-    "crypto, humaneval-misaligned:VARIANT (default: humaneval; see README)"
+    "humaneval, humaneval-plus, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT], doctests:PATH, "
+    "chained[:LENGTHS...], crypto, humaneval-misaligned:VARIANT (default: humaneval; see README)"
 )
 
 

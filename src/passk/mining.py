@@ -165,7 +165,8 @@ class Collection:
 
     functions: dict[str, rules.Function] = field(default_factory=dict)
     drivers: list[rules.Driver] = field(default_factory=list)
-    projects: dict[str, dict[str, str]] = field(default_factory=dict)
+    projects: dict[str, dict[str, str] | None] = field(default_factory=dict)  # None: too large
+    project_bytes: Counter[str] = field(default_factory=Counter)
     changed: set[tuple[str, str]] = field(default_factory=set)  # installed files edited since
 
 
@@ -201,7 +202,7 @@ def _add_file(file: rules.SourceFile, collection: Collection, tally: Tally, seen
         tally.files["unparseable"] += 1
         return
     if not file.installed:
-        collection.projects.setdefault(file.root, {})[file.path] = file.text
+        _add_to_project(file, collection)
     elif (scan.drivers or any(f.function for f in scan.found)) and not rules.installed_matches(
         file
     ):
@@ -216,6 +217,16 @@ def _add_file(file: rules.SourceFile, collection: Collection, tally: Tally, seen
         _count_candidate(found.function, tally.candidates)
         task_id = unique_task_id(f"mined/{file.path}:{found.name}", seen)
         collection.functions[task_id] = found.function
+
+
+def _add_to_project(file: rules.SourceFile, collection: Collection) -> None:
+    """Keep a folder's code to ship with its tracing jobs, up to MAX_PROJECT_BYTES a folder."""
+    collection.project_bytes[file.root] += len(file.text.encode("utf-8"))
+    files = collection.projects.setdefault(file.root, {})
+    if files is not None and collection.project_bytes[file.root] > rules.MAX_PROJECT_BYTES:
+        collection.projects[file.root] = files = None
+    if files is not None:
+        files[file.path] = file.text
 
 
 def _count_candidate(function: rules.Function, counts: Counter[str]) -> None:
@@ -297,19 +308,20 @@ def trace_tests(
 ) -> dict[str, Tests | str]:
     """For each function: a test from its traced calls, or why it has none."""
     jobs = tracing_jobs(functions, collection, run.tally)
-    first = _run_traces(jobs, collection, run, "first")
+    targeted, first = _run_traces(jobs, collection, run, "first")
+    called = {t for t, seen in first.items() if seen.order}
     again = [
-        _Job(job.driver, [t for t in job.task_ids if t in first[1]])
+        _Job(job.driver, [t for t in job.task_ids if t in called])
         for job in jobs
-        if any(t in first[1] for t in job.task_ids)
+        if called.intersection(job.task_ids)
     ]
-    second = _run_traces(again, collection, run, "second")
+    _, second = _run_traces(again, collection, run, "second")
     results: dict[str, Tests | str] = {}
     for task_id in functions:
-        if task_id not in first[0]:
+        if task_id not in targeted:
             results[task_id] = "not_traced"
             continue
-        test, reason = rules.traced_test(first[1].get(task_id), second[1].get(task_id))
+        test, reason = rules.traced_test(first.get(task_id), second.get(task_id))
         results[task_id] = Tests(test, None, "trace") if test else (reason or "not_called")
     return results
 
@@ -337,7 +349,9 @@ def tracing_jobs(
             skipped["source_changed"] += 1
             continue
         task_ids = index.related(driver)
-        if task_ids:
+        if not driver.installed and collection.projects.get(driver.root) is None:
+            skipped["project_too_large"] += 1
+        elif task_ids:
             jobs.append(_Job(driver, task_ids))
         else:
             skipped["calls_no_candidate"] += 1
@@ -369,12 +383,8 @@ class _ModuleIndex:
         found = []
         for module in sorted(modules & self.by_module.keys()):
             for task_id, function in self.by_module[module]:
-                installed = function.origin.kind in ("stdlib", "site-packages")
-                if (
-                    installed
-                    if driver.installed
-                    else installed or function.origin.root == driver.root
-                ):
+                origin = function.origin
+                if origin.installed or (not driver.installed and origin.root == driver.root):
                     found.append(task_id)
         return found
 
@@ -383,15 +393,12 @@ def _run_traces(
     jobs: list[_Job], collection: Collection, run: _Run, name: str
 ) -> tuple[set[str], dict[str, rules.Observed]]:
     """Run the tracing jobs once: the task ids they targeted, and what each function saw."""
-    archives: dict[str, str | None] = {}
-    programs, kept = [], []
+    archives: dict[str, str] = {}
+    programs = []
     for job in jobs:
         project = "" if job.driver.installed else _archive(job.driver.root, collection, archives)
-        if project is None:
-            continue
         targets = [rules.target_entry(collection.functions[t]) for t in job.task_ids]
         programs.append(rules.tracing_program(job.driver, targets, project))
-        kept.append(job)
     limits = Limits(
         timeout=run.trace_timeout,
         wall_timeout=2 * run.trace_timeout + 10,
@@ -403,7 +410,7 @@ def _run_traces(
     observed: dict[str, rules.Observed] = {}
     statuses: Counter[str] = Counter()
     calls = 0
-    for job, verdict in zip(kept, verdicts, strict=True):
+    for job, verdict in zip(jobs, verdicts, strict=True):
         trace = rules.read_trace(verdict.output, len(job.task_ids))
         statuses[trace.status or verdict.outcome.value] += 1
         targeted.update(job.task_ids)
@@ -414,7 +421,7 @@ def _run_traces(
                 seen.add(call)
                 calls += 1
     run.tally.tracing[f"{name}_run"] = {
-        "jobs": len(kept),
+        "jobs": len(jobs),
         "ended": dict(statuses.most_common()),
         "calls": calls,
     }
@@ -422,10 +429,11 @@ def _run_traces(
     return targeted, observed
 
 
-def _archive(root: str, collection: Collection, archives: dict[str, str | None]) -> str | None:
+def _archive(root: str, collection: Collection, archives: dict[str, str]) -> str:
     if root not in archives:
-        archive = rules.project_archive(collection.projects.get(root, {}))
-        archives[root] = archive if len(archive) * 3 // 4 <= rules.MAX_PROJECT_BYTES else None
+        files = collection.projects.get(root)
+        assert files is not None, "drivers of folders too large to ship get no job"
+        archives[root] = rules.project_archive(files)
     return archives[root]
 
 
@@ -474,13 +482,16 @@ def check_canonical(
         for t in failed
         if (fallback := tests[t].fallback) is not None
     }
-    passed_retry, failed = _judge(retry, run, "checking solutions (own examples only)")
+    passed_retry, failed_retry = _judge(retry, run, "checking solutions (own examples only)")
+    failed = {
+        t: failed_retry.get(t, result) for t, result in failed.items() if t not in passed_retry
+    }
     passing = {t: problems[t] for t in passed} | {t: retry[t] for t in passed_retry}
     again, flaky = _judge(passing, run, "checking solutions again")
-    for task_id in sorted(failed, key=list(problems).index):
-        run.tally.canonical.drop("fails_own_tests", f"{task_id}: {failed[task_id]}")
-    for task_id in flaky:
-        run.tally.canonical.drop("flaky", f"{task_id}: {flaky[task_id]}")
+    for task_id, result in failed.items():
+        run.tally.canonical.drop("fails_own_tests", f"{task_id}: {result}")
+    for task_id, result in flaky.items():
+        run.tally.canonical.drop("flaky", f"{task_id}: {result}")
     for _ in again:
         run.tally.canonical.keep()
     return {t: passing[t] for t in problems if t in again}

@@ -146,6 +146,18 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
         metavar="K,K,...",
         help="k values for pass@k (default: 1,10,100)",
     )
+    add_sandbox_options(p)
+    p.add_argument(
+        "--mode",
+        choices=["assert", "io"],
+        default="assert",
+        help="assert: the paper's check program in one process (default); io: the "
+        "test runs in a trusted judge and the completion only answers calls",
+    )
+
+
+def add_sandbox_options(p: argparse.ArgumentParser) -> None:
+    """Workers, per-program limits and the sandbox: what every command that runs code takes."""
     p.add_argument(
         "--workers",
         type=positive_int,
@@ -178,13 +190,6 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="isolation for samples: native namespaces + uid + seccomp (auto: when "
         "available), bubblewrap, gVisor, or none (rlimits only; unsafe)",
-    )
-    p.add_argument(
-        "--mode",
-        choices=["assert", "io"],
-        default="assert",
-        help="assert: the paper's check program in one process (default); io: the "
-        "test runs in a trusted judge and the completion only answers calls",
     )
 
 

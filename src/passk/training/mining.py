@@ -57,7 +57,7 @@ PLACEHOLDER_WORDS = frozenset(
     | {"stub", "dummy", "internal", "use", "only", "private", "see"}
 )
 MAX_TEST_CALLS = 10  # asserts per traced problem (HumanEval has 7.7 tests a problem)
-MAX_PROJECT_BYTES = 8 << 20  # the zip of a folder's code shipped with each tracing job
+MAX_PROJECT_BYTES = 32 << 20  # source text of a folder shipped (zipped) with each tracing job
 EXAMPLES = 5  # examples per drop reason in the manifest
 
 # Why a top-level function is not a candidate, in the order the checks run.
@@ -91,8 +91,9 @@ _MARK = "\x1epassk-trace\t"
 class SourceFile:
     """One Python file to mine: its path under `root`, where it came from, and its text.
 
-    kind is a corpus source's ("directory", "stdlib", "site-packages"); code of the last two is
-    installed where it was read, so tracing imports it from there."""
+    kind is a corpus source's ("directory", "stdlib", "site-packages"). Code of the last two,
+    and of a folder on this interpreter's import path, is installed where it was read: tracing
+    imports it from there instead of shipping the folder's code with each job."""
 
     path: str
     text: str
@@ -107,7 +108,14 @@ class SourceFile:
 
     @property
     def installed(self) -> bool:
-        return self.kind in ("stdlib", "site-packages")
+        return self.kind in ("stdlib", "site-packages") or on_import_path(self.root)
+
+
+@functools.cache
+def on_import_path(root: str) -> bool:
+    """Whether a folder is an entry of this interpreter's sys.path (the working directory,
+    '', does not count: the sandbox runs elsewhere)."""
+    return os.path.realpath(root) in {os.path.realpath(p) for p in sys.path if p}
 
 
 def module_name(path: str) -> str | None:
@@ -184,7 +192,7 @@ class Origin:
     root: str
     path: str
     line: int
-    kind: str
+    installed: bool
     package: str
     license: str
 
@@ -278,14 +286,12 @@ def bound_names(statement: ast.stmt) -> set[str]:
     return names
 
 
-def find_functions(file: SourceFile) -> list[Found]:
-    """Every top-level function of a file, each a candidate or dropped with a reason; none
-    when the file does not parse."""
-    text = file.text.replace("\r\n", "\n").replace("\r", "\n")
+def find_functions(file: SourceFile, module: ast.Module) -> list[Found]:
+    """Every top-level function of a parsed file, each a candidate or dropped with a reason."""
+    text = _newlines(file.text)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module = ast.parse(text)
             table = symtable.symtable(text, file.path, "exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
@@ -340,7 +346,7 @@ class _FileContext:
                 self.file.root,
                 self.file.path,
                 node.lineno,
-                self.file.kind,
+                self.file.installed,
                 self.file.package,
                 self.file.license,
             ),
@@ -536,21 +542,19 @@ class FileScan:
 
 
 def scan(file: SourceFile) -> FileScan:
-    """A file's top-level functions (candidates or drops) and the drivers it offers."""
-    found = find_functions(file)
-    module = _parse(file.text)
-    if module is None:
-        return FileScan(found, [], parsed=False)
-    return FileScan(found, find_drivers(file, module), parsed=True)
-
-
-def _parse(text: str) -> ast.Module | None:
+    """A file's top-level functions (candidates or drops) and the drivers it offers; nothing
+    when it does not parse."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # e.g. SyntaxWarning for invalid escapes: not ours
             warnings.simplefilter("ignore")
-            return ast.parse(text)
+            module = ast.parse(_newlines(file.text))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+        return FileScan([], [], parsed=False)
+    return FileScan(find_functions(file, module), find_drivers(file, module), parsed=True)
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def is_test_file(path: str) -> bool:
@@ -627,8 +631,7 @@ def place(root: str, path: str, installed: bool) -> str:
 
 def target_entry(function: Function) -> list[Any]:
     origin = function.origin
-    installed = origin.kind in ("stdlib", "site-packages")
-    where = place(origin.root, origin.path, installed)
+    where = place(origin.root, origin.path, origin.installed)
     return [where, function.module or "", function.name, list(function.lines)]
 
 

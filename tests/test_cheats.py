@@ -2,7 +2,7 @@
 
 Every cheat is a HumanEval-style completion for a real HumanEval problem that does NOT compute
 the right answer but tries to make the verdict say "passed". Each is written to a samples JSONL
-and judged with `passk.evaluate(..., sandbox="auto")` in assert mode (the paper's: prompt,
+and judged with `passk.evaluate(...)` in the default sandbox in assert mode (the paper's: prompt,
 completion, test and `check(entry_point)` run in one process) and in io mode (a trusted judge
 runs the test and calls the sandboxed solution with plain data).
 
@@ -56,6 +56,7 @@ import pytest
 import passk
 from passk.benchmarks import Benchmark, get_benchmark
 from passk.execution import Job, Limits, WorkerPool
+from passk.execution.options import ExecutionOptions
 from passk.execution.sandbox import choose_sandbox
 
 MODES = ("assert", "io")
@@ -542,9 +543,8 @@ def write_samples(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def evaluate_rows(samples: Path, mode: str, **kwargs: Any) -> tuple[list[dict[str, Any]], float]:
     out = samples.with_name(f"{samples.stem}-{mode}-results.jsonl")
-    evaluation = passk.evaluate(
-        samples, mode=mode, sandbox="auto", k=[1], workers=WORKERS, out=out, **kwargs
-    )
+    execution = ExecutionOptions(workers=WORKERS, sandbox="auto", mode=mode, **kwargs)
+    evaluation = passk.evaluate(samples, k=[1], execution=execution, out=out)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     return rows, evaluation.summary["duration_s"]
 

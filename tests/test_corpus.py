@@ -13,13 +13,8 @@ import pytest
 
 from passk.benchmarks import Benchmark
 from passk.errors import InputError
-from passk.training.corpus import (
-    build_corpus,
-    in_valid_split,
-    iter_documents,
-    iter_records,
-    read_manifest,
-)
+from passk.records.corpus import iter_documents, iter_records, read_manifest
+from passk.training.corpus import build_corpus, in_valid_split
 from passk.training.filters import REASONS
 
 

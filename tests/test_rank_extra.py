@@ -18,15 +18,17 @@ import torch
 
 from passk.analysis import backtranslation
 from passk.analysis.docstrings import prompt_docstring
-from passk.analysis.examples import add_example_verdicts, docstring_examples
+from passk.analysis.examples import docstring_examples
 from passk.analysis.ranking import examples_score, field_score, rank_curves
 from passk.benchmarks import Benchmark
 from passk.cli import rank_command
 from passk.errors import InputError
 from passk.execution import Limits
+from passk.execution.options import ExecutionOptions
 from passk.generation.local import LocalBackend
-from passk.generation.types import SamplingParams
+from passk.generation.types import GenerationOptions, SamplingParams
 from passk.pipeline import run as run_pipeline
+from passk.scoring import add_example_verdicts
 from test_ranking import brute_force, curve
 from tiny_model import make_tiny_model
 
@@ -173,7 +175,11 @@ def test_canonical_solutions_pass_their_examples_but_two(humaneval: Benchmark) -
     ]
     lines: list[str] = []
     counts = add_example_verdicts(
-        rows, humaneval.problems, workers=2, preimports=humaneval.preimports, on_start=lines.append
+        rows,
+        humaneval.problems,
+        execution=ExecutionOptions(workers=2),
+        preimports=humaneval.preimports,
+        on_start=lines.append,
     )
     assert counts == {
         "problems": 164,
@@ -212,8 +218,7 @@ def test_examples_filter_in_the_sandbox(humaneval: Benchmark) -> None:
     counts = add_example_verdicts(
         rows,
         humaneval.problems,
-        workers=2,
-        limits=Limits(timeout=0.5),
+        execution=ExecutionOptions(Limits(timeout=0.5), workers=2),
         preimports=humaneval.preimports,
     )
     assert [r["passes_examples"] for r in rows] == [True, False, True] * 4 + [False, None]
@@ -249,10 +254,12 @@ def tiny_run(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_pipeline(
         str(tiny_dir),
         out=directory,
-        tasks=["HumanEval/0", "HumanEval/12", "HumanEval/115"],
-        n=3,
-        params=SamplingParams(temperature=1.0, max_tokens=12),
-        workers=2,
+        generation=GenerationOptions(
+            params=SamplingParams(temperature=1.0, max_tokens=12),
+            n=3,
+            tasks=("HumanEval/0", "HumanEval/12", "HumanEval/115"),
+        ),
+        execution=ExecutionOptions(workers=2),
     )
     return directory
 

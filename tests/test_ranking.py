@@ -16,6 +16,7 @@ import pytest
 
 from passk.analysis.ranking import rank_curves, ranked_pass_rate
 from passk.cli import rank_command
+from passk.cli.options import k_list
 from passk.errors import InputError
 from passk.metrics import estimate_pass_at_k
 
@@ -177,8 +178,8 @@ def test_bad_ks() -> None:
         rank_curves(rows, ks=[3])
     with pytest.raises(InputError, match=r"^--k: 0 is not a positive sample count$"):
         rank_curves(rows, ks=[0])
-    with pytest.raises(InputError, match=r"^--k: '1,x' is not a comma-separated list"):
-        rank_command.parse_ks("1,x")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^expected comma-separated integers"):
+        k_list("1,x")
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from passk.analysis.report import count_parameters, parameter_count, write_repor
 from passk.benchmarks import get_benchmark
 from passk.cli import main
 from passk.execution import Limits
+from passk.execution.options import ExecutionOptions
 
 TASKS = ("HumanEval/0", "HumanEval/1", "HumanEval/2")
 HOSTILE = "    raise ValueError('<script>alert(1)</script> | `tick`')\n"
@@ -64,7 +65,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (good / "config.json").write_text(json.dumps(config))
     limits = Limits(timeout=1)
     evaluate(
-        good / "samples.jsonl", k=[1, 2, 4], workers=1, limits=limits, out=good / "results.jsonl"
+        good / "samples.jsonl",
+        k=[1, 2, 4],
+        execution=ExecutionOptions(limits, workers=1),
+        out=good / "results.jsonl",
     )
     return {
         "good": good,

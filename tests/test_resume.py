@@ -290,10 +290,11 @@ def test_resume_leaves_no_pool_tmp_dir(
     import passk.execution.pool
     from passk.errors import InputError
     from passk.evaluation import evaluate
-    from passk.execution import Limits
+    from passk.execution.options import ExecutionOptions
 
     samples = write_samples(tmp_path, humaneval, 3, sleep_every=100, sleep_s=0)
-    done = evaluate(tmp_path / SAMPLES, workers=1, k=[1])
+    one = ExecutionOptions(workers=1)
+    done = evaluate(tmp_path / SAMPLES, execution=one, k=[1])
     # The journal a run killed after its last verdict leaves: header, then every row.
     settings = json.loads(done.summary_path.read_text())["settings"]
     header = json.dumps({"passk_journal": settings}) + "\n"
@@ -304,8 +305,9 @@ def test_resume_leaves_no_pool_tmp_dir(
     monkeypatch.setattr(passk.execution.pool, "default_tmp_root", lambda: str(pool_tmp))
     if case == "refused":
         with pytest.raises(InputError):
-            evaluate(tmp_path / SAMPLES, workers=1, k=[1], resume=True, limits=Limits(timeout=5))
+            slower = one.with_limits(timeout=5)
+            evaluate(tmp_path / SAMPLES, execution=slower, k=[1], resume=True)
     else:
-        evaluate(tmp_path / SAMPLES, workers=1, k=[1], resume=True)
+        evaluate(tmp_path / SAMPLES, execution=one, k=[1], resume=True)
         check_complete(tmp_path, samples)
     assert list(pool_tmp.iterdir()) == []

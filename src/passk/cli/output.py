@@ -138,3 +138,62 @@ def print_summary(
         console.print(f"errors: {errors}", markup=False)
     console.print(f"results: {results}", markup=False)
     console.print(f"summary: {summary_path}", markup=False)
+
+
+@contextmanager
+def training_progress(enabled: bool) -> Iterator[Callable[[dict[str, Any]], None] | None]:
+    """Training: a progress bar with loss, tokens/s and ETA on stderr, or plain lines (the start,
+    each validation) when stderr is not a terminal; yields on_row for `passk.training.train`."""
+    if not enabled:
+        yield None
+        return
+    if not sys.stderr.isatty():
+
+        def plain(row: dict[str, Any]) -> None:
+            if row.get("event") == "start":
+                print(_start_line(row), file=sys.stderr)
+            elif "valid_loss" in row:
+                print(f"step {row['step']}: valid loss {row['valid_loss']:.4f}", file=sys.stderr)
+
+        yield plain
+        return
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("{task.fields[rate]} tok/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    task = progress.add_task("training", total=None, loss="-", rate="-")
+
+    def update(row: dict[str, Any]) -> None:
+        if row.get("event") == "start":
+            progress.console.print(_start_line(row), markup=False)
+            progress.update(task, completed=row["start_step"], total=row["total_steps"])
+        elif "valid_loss" in row:
+            progress.console.print(f"step {row['step']}: valid loss {row['valid_loss']:.4f}")
+        else:
+            progress.update(
+                task,
+                completed=row["step"],
+                total=row["total_steps"],
+                loss=f"{row['loss']:.3f}",
+                rate=f"{row['tokens_per_s']:,.0f}",
+            )
+
+    with progress:
+        yield update
+
+
+def _start_line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['preset']}: {row['parameters']:,} parameters "
+        f"({row['non_embedding_parameters']:,} non-embedding), context {row['context']}, "
+        f"{row['tokens_per_step']:,} tokens/step ({row['accumulation']} accumulation x "
+        f"{row['world_size']} processes), {row['device']}, {row['autocast']}, "
+        f"steps {row['start_step']}..{row['total_steps']}"
+    )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from passk.cli.options import add_benchmark_option, add_execution_options, execution_options
 from passk.records.jsonl import dumps, write_jsonl_atomic
 
 
@@ -15,11 +16,11 @@ def register(commands: Any) -> None:
         help="write a benchmark's problems (or its canonical solutions as samples) as JSONL",
         description="Write the benchmark's problems as JSONL (task_id, prompt, entry_point, "
         "canonical_solution, test), or with --canonical a samples file of the canonical "
-        "solutions, which every correct harness must score at 100%%.",
+        "solutions, which every correct harness must score at 100%%. A benchmark of mined "
+        "problems keeps those whose canonical solution passes its own test, run under the "
+        "execution options.",
     )
-    p.add_argument(
-        "--benchmark", default="humaneval", help="humaneval or doctests:PATH (default: humaneval)"
-    )
+    add_benchmark_option(p)
     p.add_argument(
         "--canonical",
         action="store_true",
@@ -27,16 +28,17 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--copies", type=int, default=1, help="with --canonical: samples per problem")
     p.add_argument("--out", default=None, help="output JSONL (default: stdout)")
+    add_execution_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from passk.benchmarks import get_benchmark
+    from passk.canonical import load_benchmark
     from passk.errors import InputError
 
     if args.copies < 1:
         raise InputError(f"--copies must be at least 1, got {args.copies}")
-    bench = get_benchmark(args.benchmark)
+    bench = load_benchmark(args.benchmark, execution_options(args))
     rows: list[dict[str, Any]]
     if args.canonical:
         rows = [

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from passk.cli.options import positive_int
+from passk.cli.options import add_execution_options, execution_options, k_list
 from passk.errors import InputError
 
 
@@ -22,7 +22,13 @@ def register(commands: Any) -> None:
         "and averaged over problems.",
     )
     p.add_argument("results", help="run directory (with results.jsonl) or a results JSONL file")
-    p.add_argument("--k", default=None, help="comma-separated ks (default: 1..n)")
+    p.add_argument(
+        "--k",
+        type=k_list,
+        default=None,
+        metavar="K,K,...",
+        help="comma-separated ks (default: 1..n)",
+    )
     p.add_argument(
         "--json",
         default=None,
@@ -51,51 +57,30 @@ def register(commands: Any) -> None:
         default=None,
         help="benchmark of the results (default: the run's, else humaneval)",
     )
-    p.add_argument(
-        "--workers",
-        type=positive_int,
-        default=None,
-        help="worker processes for --examples (default: one per CPU core)",
-    )
-    p.add_argument(
-        "--sandbox",
-        choices=["auto", "native", "bwrap", "gvisor", "none"],
-        default="auto",
-        help="isolation for --examples, as for passk evaluate (default: auto)",
-    )
+    group = p.add_argument_group("running --examples", "as for passk evaluate")
+    add_execution_options(group)
     p.set_defaults(handler=run)
 
 
-def parse_ks(text: str | None) -> list[int] | None:
-    """'1,2,5' -> [1, 2, 5]; None stays None."""
-    if text is None:
-        return None
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(f"--k: {text!r} is not a comma-separated list of integers") from None
-
-
 def run(args: argparse.Namespace) -> int:
-    from passk.analysis.ranking import rank_run
-    from passk.records.jsonl import write_text_atomic
+    from passk.records import RunDir
+    from passk.records.files import write_text_atomic
+    from passk.scoring import rank_run
 
     if args.docstring_model and not args.back_translation:
         raise InputError("--docstring-model is for --back-translation; add that flag")
-    path = Path(args.results)
-    results = path / "results.jsonl" if path.is_dir() else path
+    results = RunDir.of(args.results).results
     curves = rank_run(
-        results,
-        ks=parse_ks(args.k),
+        results.path,
+        ks=args.k,
         benchmark=args.benchmark,
         back_translation=args.back_translation,
         docstring_model=args.docstring_model,
         examples=args.examples,
-        workers=args.workers,
-        sandbox=args.sandbox,
+        execution=execution_options(args) if args.examples else None,
         on_start=lambda line: print(line, file=sys.stderr),
     )
-    out = Path(args.json) if args.json else results.parent / "ranking.json"
+    out = Path(args.json) if args.json else results.ranking
     write_text_atomic(out, json.dumps(curves, indent=2) + "\n")
     print_curves(curves, out)
     return 0

@@ -7,10 +7,13 @@ import sys
 from typing import Any
 
 from passk.cli.options import (
+    add_benchmark_option,
     add_execution_options,
-    add_sampling_options,
-    execution_limits,
-    sampling_params,
+    add_generation_options,
+    add_k_option,
+    add_run_control,
+    execution_options,
+    generation_options,
 )
 from passk.cli.output import (
     evaluation_progress,
@@ -35,7 +38,10 @@ def register(commands: Any) -> None:
         default=None,
         help="model directory, openai:URL or vllm:PATH (default: passk's own model)",
     )
-    add_sampling_options(p, n=10)
+    add_benchmark_option(p)
+    add_generation_options(p, n=10)
+    add_run_control(p, resume="continue an interrupted run")
+    add_k_option(p)
     add_execution_options(p)
     p.add_argument(
         "--out",
@@ -49,7 +55,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from passk.pipeline import run as run_pipeline
 
-    limits = execution_limits(args)
+    generation, execution = generation_options(args), execution_options(args)
     with (
         generation_progress(not args.no_progress) as on_generate,
         evaluation_progress(not args.no_progress) as on_evaluate,
@@ -58,19 +64,10 @@ def run(args: argparse.Namespace) -> int:
             args.model,
             out=args.out,
             benchmark=args.benchmark,
-            tasks=args.tasks,
-            n=args.n,
-            params=sampling_params(args),
-            seed=args.seed,
+            generation=generation,
+            execution=execution,
             k=args.k,
             resume=args.resume,
-            model_name=args.model_name,
-            batch_size=args.batch_size,
-            token_healing=args.token_healing,
-            workers=args.workers,
-            limits=limits,
-            sandbox=args.sandbox,
-            mode=args.mode,
             on_generate=on_generate,
             on_evaluate=on_evaluate,
             on_start=lambda line: print(line, file=sys.stderr),

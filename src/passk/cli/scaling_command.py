@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from passk.cli import train_command
+from passk.cli.output import training_progress
 
 
 def register(commands: Any) -> None:
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
     base = train_command.recipe_config(args, presets[0] if presets else "")
-    with train_command._progress(not args.no_progress) as on_row:
+    with training_progress(not args.no_progress) as on_row:
         report = scaling(
             base, presets, args.out, device=args.device, compile=args.compile, on_row=on_row
         )

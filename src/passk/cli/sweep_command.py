@@ -7,10 +7,12 @@ import sys
 from typing import Any
 
 from passk.cli.options import (
+    add_benchmark_option,
     add_execution_options,
-    add_sampling_limits,
-    execution_limits,
-    positive_int,
+    add_generation_options,
+    add_k_option,
+    execution_options,
+    generation_options,
 )
 
 
@@ -35,10 +37,9 @@ def register(commands: Any) -> None:
         default=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
         help="comma-separated temperatures (default: 0,0.2,0.4,0.6,0.8,1.0)",
     )
-    p.add_argument("--n", type=positive_int, default=100, help="samples per problem (default: 100)")
-    add_sampling_limits(p)
-    p.add_argument("--benchmark", default="humaneval", help="benchmark name (default: humaneval)")
-    p.add_argument("--tasks", default=None, help="only these task ids (comma-separated)")
+    add_benchmark_option(p)
+    add_generation_options(p, n=100, temperature=False)
+    add_k_option(p)
     add_execution_options(p)
     p.add_argument("--out", required=True, metavar="DIR", help="the sweep's folder")
     p.set_defaults(handler=run)
@@ -66,17 +67,10 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         out=args.out,
         temperatures=args.temperatures,
-        n=args.n,
-        top_p=args.top_p,
-        max_tokens=args.max_tokens,
-        seed=args.seed,
+        generation=generation_options(args),
         benchmark=args.benchmark,
-        tasks=args.tasks.split(",") if args.tasks else None,
         k=args.k,
-        workers=args.workers,
-        limits=execution_limits(args),
-        sandbox=args.sandbox,
-        mode=args.mode,
+        execution=execution_options(args),
         on_temperature=lambda t: print(f"temperature {t:g}", file=sys.stderr),
     )
     table = Table(title="pass@k (%) by temperature")

@@ -6,13 +6,10 @@ Data-parallel: `torchrun --nproc-per-node N -m passk train ...` (gloo on CPU, NC
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from passk.cli.output import training_progress
 from passk.errors import InputError
 
 _SUFFIXES = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
@@ -100,11 +97,12 @@ def add_recipe_options(p: argparse.ArgumentParser) -> None:
 
 def recipe_config(args: argparse.Namespace, preset: str, **more: Any) -> Any:
     """The TrainConfig of args' data, tokenizer, tokens and recipe options, for `preset`."""
+    from passk.training.tokenized import tokenizer_of
     from passk.training.trainer import TrainConfig
 
     return TrainConfig(
         data=str(args.data),
-        tokenizer=str(args.tokenizer or _tokenizer_of(Path(args.data))),
+        tokenizer=str(args.tokenizer or tokenizer_of(args.data)),
         preset=preset,
         tokens=args.tokens,
         context=args.context,
@@ -123,6 +121,10 @@ def recipe_config(args: argparse.Namespace, preset: str, **more: Any) -> Any:
     )
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
     missing = [f"--{n}" for n in ("data", "preset", "tokens") if getattr(args, n) is None]
     if missing:
@@ -135,44 +137,22 @@ def config_from_args(args: argparse.Namespace) -> Any:
     )
 
 
-def _with_saved(args: argparse.Namespace, out: Path) -> argparse.Namespace:
-    from passk.training.trainer import saved_config
-
-    saved = saved_config(out)
-    filled = argparse.Namespace(**vars(args))
-    for name in ("data", "preset", "tokens", "tokenizer", "context", "seed"):
-        if getattr(filled, name) is None:
-            setattr(filled, name, getattr(saved, name))
-    return filled
-
-
-def _tokenizer_of(data: Path) -> str:
-    stats = data / "stats.json"
-    if not stats.is_file():
-        raise InputError(f"{data}: no stats.json; make the data with passk corpus tokenize")
-    path = json.loads(stats.read_text()).get("tokenizer", {}).get("path")
-    if not path:
-        raise InputError(f"{stats} names no tokenizer: pass --tokenizer")
-    return str(path)
-
-
 def run(args: argparse.Namespace) -> int:
-    from passk.training.trainer import train
+    from passk.training.trainer import IDENTITY, resume_config, train
 
     if args.resume:
         if args.out and Path(args.out) != Path(args.resume):
             raise InputError("--resume DIR continues DIR: leave --out out or give the same DIR")
-        config = None
         # Settings given beside --resume must agree with the checkpoint's; those not given
         # are the checkpoint's own.
-        if args.data or args.preset or args.tokens or args.seed is not None:
-            config = config_from_args(_with_saved(args, Path(args.resume)))
-        out = args.resume
+        given = {name: getattr(args, name) for name in IDENTITY}
+        given.update(data=_text(args.data), tokenizer=_text(args.tokenizer))
+        config, out = resume_config(args.resume, given), args.resume
     else:
         if not args.out:
             raise InputError("passk train needs --out DIR (or --resume DIR)")
         config, out = config_from_args(args), args.out
-    with _progress(not args.no_progress) as on_row:
+    with training_progress(not args.no_progress) as on_row:
         summary = train(
             config,
             out,
@@ -195,71 +175,3 @@ def run(args: argparse.Namespace) -> int:
     if not summary["complete"]:
         print(f"continue with: passk train --resume {out}")
     return 0
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[dict[str, Any]], None] | None]:
-    """A progress bar with loss, tokens/s and ETA on stderr, or plain lines when not a tty."""
-    if not enabled:
-        yield None
-        return
-    if not sys.stderr.isatty():
-
-        def plain(row: dict[str, Any]) -> None:
-            if row.get("event") == "start":
-                print(_start_line(row), file=sys.stderr)
-            elif "valid_loss" in row:
-                print(f"step {row['step']}: valid loss {row['valid_loss']:.4f}", file=sys.stderr)
-
-        yield plain
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("{task.fields[rate]} tok/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
-    task = progress.add_task("training", total=None, loss="-", rate="-")
-
-    def update(row: dict[str, Any]) -> None:
-        if row.get("event") == "start":
-            progress.console.print(_start_line(row), markup=False)
-            progress.update(task, completed=row["start_step"], total=row["total_steps"])
-        elif "valid_loss" in row:
-            progress.console.print(f"step {row['step']}: valid loss {row['valid_loss']:.4f}")
-        else:
-            progress.update(
-                task,
-                completed=row["step"],
-                total=row["total_steps"],
-                loss=f"{row['loss']:.3f}",
-                rate=f"{row['tokens_per_s']:,.0f}",
-            )
-
-    with progress:
-        yield update
-
-
-def _start_line(row: dict[str, Any]) -> str:
-    return (
-        f"{row['preset']}: {row['parameters']:,} parameters "
-        f"({row['non_embedding_parameters']:,} non-embedding), context {row['context']}, "
-        f"{row['tokens_per_step']:,} tokens/step ({row['accumulation']} accumulation x "
-        f"{row['world_size']} processes), {row['device']}, {row['autocast']}, "
-        f"steps {row['start_step']}..{row['total_steps']}"
-    )

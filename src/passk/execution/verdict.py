@@ -1,18 +1,10 @@
-"""What running one sample gave: a closed set of outcomes, and the verdict that carries one."""
+"""What running one sample gave: the verdict, carrying one of the closed set of outcomes."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-
-class Outcome(enum.Enum):
-    """How a sample's run ended. Only PASSED counts towards pass@k."""
-
-    PASSED = "passed"
-    FAILED = "failed"  # an exception, an early exit, a signal
-    TIMED_OUT = "timed out"  # past the CPU-time limit or the wall-clock limit
-    ERROR = "error"  # the harness could not run the sample (not the sample's fault)
+from passk.outcome import Outcome, format_result
 
 
 @dataclass(frozen=True)
@@ -39,7 +31,4 @@ class Verdict:
         >>> Verdict(Outcome.FAILED, "NameError", "name 'x' is not defined").result
         "failed: NameError: name 'x' is not defined"
         """
-        if self.outcome in (Outcome.PASSED, Outcome.TIMED_OUT):
-            return self.outcome.value
-        detail = f"{self.error}: {self.message}" if self.message else self.error
-        return f"{self.outcome.value}: {detail}"
+        return format_result(self.outcome, self.error, self.message)

@@ -6,6 +6,12 @@ per-token log-probabilities the ranking analyses need. Heavy imports (torch, tra
 happen inside the backends that need them.
 """
 
-from passk.generation.types import Backend, Completion, SampleRequest, SamplingParams
+from passk.generation.types import (
+    Backend,
+    Completion,
+    GenerationOptions,
+    SampleRequest,
+    SamplingParams,
+)
 
-__all__ = ["Backend", "Completion", "SampleRequest", "SamplingParams"]
+__all__ = ["Backend", "Completion", "GenerationOptions", "SampleRequest", "SamplingParams"]

@@ -11,15 +11,24 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from passk.benchmarks import Benchmark, get_benchmark
 from passk.errors import InputError, Interrupted
-from passk.generation.types import Backend, Completion, SampleRequest, SamplingParams, sample_seed
+from passk.generation.types import (
+    Backend,
+    Completion,
+    GenerationOptions,
+    SampleRequest,
+    SamplingParams,
+    sample_seed,
+)
 from passk.records import JsonlAppender, write_jsonl_atomic
-from passk.records.jsonl import check_writable, journal_rows
+from passk.records.files import check_writable
+from passk.records.jsonl import journal_rows
+from passk.records.rundir import journal_path
 
 ProgressCallback = Callable[[int, int, int], None]  # (samples done, samples in all, tokens)
 
@@ -39,47 +48,44 @@ def generate(
     model: str | Backend,
     *,
     out: str | os.PathLike[str],
-    benchmark: str = "humaneval",
-    tasks: Sequence[str] | None = None,
-    n: int = 1,
-    params: SamplingParams | None = None,
-    seed: int = 0,
+    benchmark: str | Benchmark = "humaneval",
+    options: GenerationOptions | None = None,
     resume: bool = False,
-    model_name: str | None = None,
-    batch_size: int = 32,
-    token_healing: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> Generation:
-    """Sample `n` completions for each problem of `benchmark` (or of `tasks`) into `out`.
+    """Sample `options.n` completions for each problem of `benchmark` (or of `options.tasks`)
+    into `out`.
 
-    `params.stop` defaults to the benchmark's stop sequences (HumanEval: the paper's five).
+    `options.params.stop` defaults to the benchmark's stop sequences (HumanEval: the paper's
+    five). A benchmark of mined problems is sampled as given: `passk.canonical.load_benchmark`
+    keeps the problems whose own solution passes (`passk generate` and `passk run` do).
     """
-    if n < 1:
-        raise InputError(f"--n must be at least 1, got {n}")
-    bench = get_benchmark(benchmark)
-    params = params or SamplingParams()
+    options = options or GenerationOptions()
+    bench = get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
+    params = options.params
     if not params.stop:
-        params = SamplingParams(**{**asdict(params), "stop": bench.stop_sequences})
-    requests = build_requests(bench, tasks, n, seed)
+        params = replace(params, stop=bench.stop_sequences)
+    requests = build_requests(bench, options.tasks, options.n, options.seed)
     out_path = Path(out)
     check_writable(out_path)
-    backend = _open(model, model_name, batch_size, token_healing)
+    backend = _open(model, options)
     try:
-        settings = _settings(bench, backend, params, seed)
+        settings = _settings(bench, backend, params, options.seed)
         return _run(backend, requests, params, settings, out_path, resume, on_progress)
     finally:
         backend.close()
 
 
-def _open(
-    model: str | Backend, model_name: str | None, batch_size: int, token_healing: bool
-) -> Backend:
+def _open(model: str | Backend, options: GenerationOptions) -> Backend:
     if not isinstance(model, str):
         return model
     from passk.generation.backends import open_backend
 
     return open_backend(
-        model, model_name=model_name, batch_size=batch_size, token_healing=token_healing
+        model,
+        model_name=options.model_name,
+        batch_size=options.batch_size,
+        token_healing=options.token_healing,
     )
 
 
@@ -112,10 +118,6 @@ def _settings(
     return settings
 
 
-def _journal_path(out: Path) -> Path:
-    return out.with_name(out.name + ".partial")
-
-
 def _run(
     backend: Backend,
     requests: list[SampleRequest],
@@ -125,13 +127,13 @@ def _run(
     resume: bool,
     on_progress: ProgressCallback | None,
 ) -> Generation:
-    journal_path = _journal_path(out)
-    done = _resumable(journal_path, requests, settings) if resume else {}
+    partial = journal_path(out)
+    done = _resumable(partial, requests, settings) if resume else {}
     if not resume:
-        journal_path.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
     todo = [r for r in requests if r.key not in done]
     started, tokens = time.monotonic(), 0
-    with JsonlAppender(journal_path) as journal:
+    with JsonlAppender(partial) as journal:
         if not done:
             journal.append({"passk_journal": settings})
         _report(on_progress, len(done), len(requests), tokens)
@@ -144,7 +146,7 @@ def _run(
                 _report(on_progress, len(done), len(requests), tokens)
         except KeyboardInterrupt:
             raise Interrupted(
-                f"interrupted; the samples so far are kept in {journal_path}: "
+                f"interrupted; the samples so far are kept in {partial}: "
                 "run the same command with --resume to finish"
             ) from None
     missing = [r.key for r in requests if r.key not in done]
@@ -153,7 +155,7 @@ def _run(
             f"the backend returned no sample for {missing[0]} (and {len(missing) - 1} more)"
         )
     write_jsonl_atomic(out, (done[r.key] for r in requests))
-    journal_path.unlink(missing_ok=True)
+    partial.unlink(missing_ok=True)
     return Generation(
         out, len(requests), tokens, time.monotonic() - started, str(settings["model"])
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from passk.errors import InputError
@@ -111,3 +111,27 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """
     cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How a run samples: n per problem with `params`, the run's seed, which tasks (None: all),
+    and how the backend is driven (the model a server should use, rows a local batch decodes,
+    token healing). `passk generate`, `run` and `sweep` register these options on their parsers
+    in one place (`passk.cli.options`) and pass them on whole."""
+
+    params: SamplingParams = field(default_factory=SamplingParams)
+    n: int = 1
+    seed: int = 0
+    tasks: tuple[str, ...] | None = None
+    model_name: str | None = None
+    batch_size: int = 32
+    token_healing: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise InputError(f"--n must be at least 1, got {self.n}")
+        if self.batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.tasks is not None and not self.tasks:
+            raise InputError("--tasks needs at least one task id")

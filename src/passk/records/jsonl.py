@@ -10,13 +10,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from passk.errors import InputError, OutputError
+from passk.records.files import write_text_atomic
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -62,52 +62,6 @@ def dumps(obj: dict[str, Any]) -> str:
 def write_jsonl_atomic(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> None:
     """Write rows to path so that the file appears complete or not at all."""
     write_text_atomic(path, "".join(dumps(row) + "\n" for row in rows))
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write text beside path, flush it to disk, then rename it over path."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write: {e.strerror}") from None
-    try:
-        set_default_mode(fd)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write: {e.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def set_default_mode(fd: int) -> None:
-    """Give a file made by mkstemp (mode 0600) the mode an ordinary new file gets (umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.fchmod(fd, 0o666 & ~mask)
-
-
-def check_writable(path: str | os.PathLike[str]) -> None:
-    """Fail early, before any work, when path's folder cannot take a new file."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{path}: is a directory")
-    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise OutputError(f"{path}: cannot write: {blocker} is not a directory")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
-            pass
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write: {e.strerror}") from None
 
 
 class JsonlAppender:

@@ -27,56 +27,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from passk.errors import InputError, OutputError
+from passk.records.corpus import MANIFEST, SPLITS
+from passk.records.files import replace_directory
+from passk.records.sources import MAX_FILE_BYTES, find_python_files, read_source
 from passk.training import decontaminate, dedup, filters
 
-MANIFEST = "manifest.json"
-SPLITS = ("train", "valid")
 SHARD_BYTES = 50_000_000  # uncompressed bytes per shard
 EXAMPLES = 20
-SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn"})
 LICENSE_NAMES = ("LICENSE", "LICENCE", "COPYING")
 
 ProgressCallback = Callable[[int, int], None]
-
-
-# --- Reading a corpus (used by the tokenizer) ------------------------------------------------
-
-
-def read_manifest(corpus_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of a corpus built by `build_corpus`."""
-    path = Path(corpus_dir) / MANIFEST
-    try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"{corpus_dir}: not a corpus (no {MANIFEST}); run `passk corpus build`"
-        ) from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: cannot read the manifest: {e}") from None
-    return manifest
-
-
-def iter_records(
-    corpus_dir: str | os.PathLike[str], split: str = "train"
-) -> Iterator[dict[str, Any]]:
-    """Each file's record (text, path, source, package, license, sha256) in one split."""
-    if split not in SPLITS:
-        raise InputError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
-    manifest = read_manifest(corpus_dir)
-    for name in manifest["splits"][split]["shards"]:
-        path = Path(corpus_dir) / name
-        try:
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                for line in f:
-                    yield json.loads(line)
-        except (OSError, EOFError, ValueError) as e:
-            raise InputError(f"{path}: unreadable corpus shard: {e}") from None
-
-
-def iter_documents(corpus_dir: str | os.PathLike[str], split: str = "train") -> Iterator[str]:
-    """The text of each file in one split ("train" or "valid") of a corpus, in shard order."""
-    for record in iter_records(corpus_dir, split):
-        yield record["text"]
 
 
 # --- Sources -------------------------------------------------------------------------------
@@ -113,23 +73,11 @@ def resolve_sources(
 
 def discover(source: Source) -> list[str]:
     """Paths (relative to the source root) of the .py files under it, sorted."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(source.root, followlinks=False):
-        top = dirpath == str(source.root)
-        dirnames[:] = sorted(d for d in dirnames if not _skipped(d, source, top))
-        relative = os.path.relpath(dirpath, source.root)
-        found += [
-            os.path.normpath(os.path.join(relative, name))
-            for name in filenames
-            if name.endswith(".py")
-        ]
-    return sorted(found)
-
-
-def _skipped(name: str, source: Source, top: bool) -> bool:
     # The stdlib folder may hold site-packages; that is --site-packages' job, not --stdlib's.
-    third_party = source.kind == "stdlib" and top and name in ("site-packages", "dist-packages")
-    return name in SKIPPED_DIRS or third_party
+    stdlib = source.kind == "stdlib"
+    return find_python_files(
+        source.root, skip_top=lambda d: stdlib and d in ("site-packages", "dist-packages")
+    )
 
 
 def package_of(source: Source, path: str) -> str:
@@ -164,7 +112,7 @@ def _init_worker(index: decontaminate.ContaminationIndex) -> None:
 
 
 def inspect_file(path: str) -> Inspection:
-    text, reason = filters.read_source(path)
+    text, reason = read_source(path)
     if text is None:
         return Inspection(reason=reason)
     reason = filters.filter_reason(os.path.basename(path), text)
@@ -329,7 +277,7 @@ def write_shards(
     licenses = _distribution_licenses()
     try:
         for item in kept:
-            text, _ = filters.read_source(item.source.root / item.path)
+            text, _ = read_source(item.source.root / item.path)
             if text is None or hashlib.sha256(text.encode()).hexdigest() != item.sha256:
                 tally.drop(
                     "changed_during_build", "changed during the build", item.source, item.path
@@ -410,17 +358,6 @@ def check_output(out: Path, force: bool) -> None:
         raise InputError(f"{out}: exists and is not empty; choose another --out or pass --force")
 
 
-def publish(tmp: Path, out: Path) -> None:
-    """Move the finished corpus to out, replacing what was there only once it is complete."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old-", dir=out.parent))
-        os.rename(out, old / "corpus")
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 # --- The build ------------------------------------------------------------------------------
 
 
@@ -460,7 +397,7 @@ def build_corpus(
         splits = write_shards(tmp, kept, seed, valid_fraction, tally)
         manifest = _manifest(roots, tally, splits, benchmark, seed, valid_fraction, started)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        publish(tmp, out)
+        replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -528,7 +465,7 @@ def _source_entry(source: Source, tally: Tally) -> dict[str, Any]:
 
 def _thresholds() -> dict[str, Any]:
     return {
-        "max_file_bytes": filters.MAX_FILE_BYTES,
+        "max_file_bytes": MAX_FILE_BYTES,
         "max_average_line_length": filters.MAX_AVERAGE_LINE_LENGTH,
         "max_line_length": filters.MAX_LINE_LENGTH,
         "min_alphanumeric_fraction": filters.MIN_ALPHANUMERIC_FRACTION,

@@ -10,10 +10,8 @@ that Python 3 cannot parse.
 from __future__ import annotations
 
 import ast
-import os
 import warnings
 
-MAX_FILE_BYTES = 1_000_000
 MAX_AVERAGE_LINE_LENGTH = 100
 MAX_LINE_LENGTH = 1000
 MIN_ALPHANUMERIC_FRACTION = 0.25
@@ -40,23 +38,6 @@ REASONS = (
     "low_alphanumeric",
     "syntax_error",
 )
-
-
-def read_source(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
-    """Read a file as UTF-8 text: (text, None), or (None, reason) when it must be dropped."""
-    try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
-            return None, "too_large"
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError:
-        return None, "unreadable"
-    if len(raw) > MAX_FILE_BYTES:  # grew since the stat
-        return None, "too_large"
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return None, "non_utf8"
 
 
 def filter_reason(name: str, text: str) -> str | None:

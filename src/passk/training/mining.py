@@ -48,7 +48,9 @@ from typing import Any
 
 from passk.benchmarks import doctests
 from passk.errors import InputError
-from passk.training import corpus, decontaminate, dedup, filters
+from passk.records.corpus import SPLITS, is_corpus, iter_records, read_manifest
+from passk.records.sources import find_python_files, read_source
+from passk.training import corpus, decontaminate, dedup
 
 MIN_BODY_LINES, MAX_BODY_LINES = 2, 40
 MIN_DOCSTRING_WORDS = 3
@@ -134,44 +136,38 @@ def module_name(path: str) -> str | None:
     return ".".join(parts)
 
 
-def check_inputs(paths: Sequence[str | os.PathLike[str]], split: str | None) -> None:
-    """Fail before any work on a path that does not exist, or a split that does not."""
+def check_inputs(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Fail before any work on a path that does not exist or holds no code."""
     if not paths:
         raise InputError("no sources: name corpora, folders or .py files")
-    if split is not None and split not in corpus.SPLITS:
-        raise InputError(f"--split must be one of {', '.join(corpus.SPLITS)}, got {split!r}")
     for path in paths:
         p = Path(path)
         if not p.exists():
             raise InputError(f"{path}: no such file or directory")
         if p.is_file() and p.suffix != ".py":
             raise InputError(f"{path}: expected a corpus, a folder or a .py file")
-        if p.is_dir() and not doctests.is_corpus(p) and not corpus.discover(_directory(p)):
+        if p.is_dir() and not is_corpus(p) and not find_python_files(p):
             raise InputError(f"{path}: no .py files in this folder (and not a corpus)")
 
 
 def iter_inputs(path: str | os.PathLike[str], split: str | None) -> Iterator[SourceFile]:
     """The files of one input: a corpus (its splits, or one), a folder, or a .py file."""
     p = Path(path)
-    if doctests.is_corpus(p):
+    if is_corpus(p):
         yield from _corpus_files(p, split)
         return
-    source = _directory(p if p.is_dir() else p.parent)
-    names = corpus.discover(source) if p.is_dir() else [p.name]
+    root = (p if p.is_dir() else p.parent).resolve()
+    names = find_python_files(root) if p.is_dir() else [p.name]
     for name in names:
-        text, _ = filters.read_source(source.root / name)
+        text, _ = read_source(root / name)
         if text is not None:
-            yield SourceFile(PurePosixPath(Path(name)).as_posix(), text, str(source.root))
-
-
-def _directory(path: Path) -> corpus.Source:
-    return corpus.Source(path.resolve(), "directory")
+            yield SourceFile(Path(name).as_posix(), text, str(root))
 
 
 def _corpus_files(path: Path, split: str | None) -> Iterator[SourceFile]:
-    kinds = {s["root"]: s["kind"] for s in corpus.read_manifest(path).get("sources", [])}
-    for name in (split,) if split else corpus.SPLITS:
-        for record in corpus.iter_records(path, name):
+    kinds = {s["root"]: s["kind"] for s in read_manifest(path).get("sources", [])}
+    for name in (split,) if split else SPLITS:
+        for record in iter_records(path, name):
             yield SourceFile(
                 record["path"],
                 record["text"],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from passk.errors import InputError, OutputError
-from passk.records.jsonl import write_text_atomic
+from passk.records.files import write_text_atomic
 from passk.training.presets import get_preset
 from passk.training.trainer import SUMMARY_FILE, TrainConfig, _find_checkpoint, train
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from passk.errors import InputError, OutputError
-from passk.records.jsonl import set_default_mode, write_text_atomic
+from passk.records.files import set_default_mode, write_text_atomic
 from passk.training.tokenizer import (
     EOS,
     chunked,
@@ -83,3 +83,27 @@ def _write_split(
         Path(tmp).unlink(missing_ok=True)
         raise
     return {"file": path.name, "tokens": tokens, "documents": documents}
+
+
+def read_stats(data: str | Path) -> dict[str, Any]:
+    """The stats.json of a tokenized data directory (one clear error when it has none)."""
+    path = Path(data) / STATS_FILE
+    try:
+        stats = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"{data}: no {STATS_FILE}; make the data with passk corpus tokenize"
+        ) from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: cannot read: {e}") from None
+    if not isinstance(stats, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return stats
+
+
+def tokenizer_of(data: str | Path) -> str:
+    """The tokenizer directory that made the data, as its stats.json names it."""
+    path = (read_stats(data).get("tokenizer") or {}).get("path")
+    if not path:
+        raise InputError(f"{Path(data) / STATS_FILE} names no tokenizer: pass --tokenizer")
+    return str(path)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from passk.errors import InputError
-from passk.records.jsonl import write_text_atomic
+from passk.records.files import write_text_atomic
 
 EOS = "<|endoftext|>"
 BOS = "<|startoftext|>"
@@ -218,6 +218,6 @@ def chunked(texts: Iterator[str], size: int) -> Iterator[list[str]]:
 
 
 def read_texts(corpus_dir: Path, split: str) -> Iterator[str]:
-    from passk.training.corpus import iter_documents
+    from passk.records.corpus import iter_documents
 
     return iter_documents(corpus_dir, split=split)

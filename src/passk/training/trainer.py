@@ -33,11 +33,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from passk.errors import InputError, Interrupted, OutputError
-from passk.records.jsonl import write_text_atomic
+from passk.records.files import complete_directory, replace_directory, write_text_atomic
 from passk.training.presets import count_parameters, get_preset, llama_config
+from passk.training.tokenized import read_stats
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer_state.pt"
@@ -46,6 +47,10 @@ LOG_FILE = "train_log.jsonl"
 SUMMARY_FILE = "summary.json"
 PLOT_FILE = "loss_curve.png"
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+DTYPES = ("auto", "bf16", "fp32")
+EXPORT_DTYPES = ("float32", "bfloat16")
+# The settings that make a run what it is: given beside --resume, they must be the checkpoint's.
+IDENTITY = ("preset", "data", "tokenizer", "tokens", "context", "seed")
 
 
 @dataclass
@@ -74,10 +79,50 @@ class TrainConfig:
     dtype: str = "auto"  # auto | bf16 | fp32: the autocast compute type
     export_dtype: str = "float32"  # weights in the final model directory: float32 | bfloat16
 
+    def __post_init__(self) -> None:
+        get_preset(self.preset)
+        for flag, value, low in (
+            ("--tokens", self.tokens, 1),
+            ("--batch-tokens", self.batch_tokens, 1),
+            ("--micro-batch", self.micro_batch, 1),
+            ("--warmup-steps", self.warmup_steps, 0),
+            ("--eval-interval", self.eval_interval, 1),
+            ("--eval-tokens", self.eval_tokens, 1),
+            ("--checkpoint-interval", self.checkpoint_interval, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(f"{flag} must be a whole number of at least {low}, got {value!r}")
+        if self.context is not None and (not isinstance(self.context, int) or self.context < 2):
+            raise InputError(f"--context must be at least 2, got {self.context!r}")
+        checks: tuple[tuple[str, Any, Callable[[float], bool], str], ...] = (
+            ("--lr", self.lr, lambda v: v > 0, "positive"),
+            ("--min-lr-ratio", self.min_lr_ratio, lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("--weight-decay", self.weight_decay, lambda v: v >= 0, "0 or more"),
+            ("beta1", self.beta1, lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("beta2", self.beta2, lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("eps", self.eps, lambda v: v > 0, "positive"),
+            ("--clip", self.clip, lambda v: v > 0, "positive"),
+        )
+        for flag, number, ok, what in checks:
+            real = isinstance(number, int | float) and not isinstance(number, bool)
+            if not (real and math.isfinite(number) and ok(number)):
+                raise InputError(f"{flag} must be {what}, got {number!r}")
+        if self.dtype not in DTYPES:
+            raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.export_dtype not in EXPORT_DTYPES:
+            raise InputError(
+                f"--export-dtype must be one of {', '.join(EXPORT_DTYPES)}, "
+                f"got {self.export_dtype!r}"
+            )
+
     @classmethod
-    def from_dict(cls, row: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, row: dict[str, Any], *, where: str = "train config") -> TrainConfig:
+        """The config saved as JSON; a key it does not know is an error, not dropped."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in row.items() if k in known})
+        unknown = sorted(set(row) - known)
+        if unknown:
+            raise InputError(f"{where}: unknown settings {', '.join(unknown)}")
+        return cls(**row)
 
 
 @dataclass(frozen=True)
@@ -96,12 +141,7 @@ class Plan:
 
 
 def plan(config: TrainConfig, world: int) -> Plan:
-    preset = get_preset(config.preset)
-    context = config.context or preset.context
-    if context < 2:
-        raise InputError(f"--context must be at least 2, got {context}")
-    if config.micro_batch < 1:
-        raise InputError(f"--micro-batch must be at least 1, got {config.micro_batch}")
+    context = config.context or get_preset(config.preset).context
     per_micro = config.micro_batch * world
     accumulation = max(1, round(config.batch_tokens / (context * per_micro)))
     windows = accumulation * per_micro
@@ -209,7 +249,22 @@ def saved_config(out: str | Path) -> TrainConfig:
     path = _find_checkpoint(Path(out))
     if path is None:
         raise InputError(f"{out}: no checkpoint to resume from")
-    return TrainConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()))
+    where = str(path / CONFIG_FILE)
+    return TrainConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()), where=where)
+
+
+def resume_config(out: str | Path, given: dict[str, Any] | None = None) -> TrainConfig:
+    """The settings of the run in `out`, once those `given` that make a run what it is
+    (`IDENTITY`: None means not given) agree with the checkpoint's."""
+    saved = saved_config(out)
+    theirs, ours = asdict(saved), given or {}
+    differ = [k for k in IDENTITY if ours.get(k) is not None and ours[k] != theirs[k]]
+    if differ:
+        raise InputError(
+            f"{out}: the checkpoint was trained with different settings "
+            + ", ".join(f"{k}={theirs[k]!r} (asked {ours[k]!r})" for k in differ)
+        )
+    return saved
 
 
 def _resolve_config(config: TrainConfig | None, out: Path, resume: bool) -> TrainConfig:
@@ -221,20 +276,8 @@ def _resolve_config(config: TrainConfig | None, out: Path, resume: bool) -> Trai
                 f"{out} already holds a checkpoint: continue it with --resume {out}, "
                 "or choose a new --out"
             )
-        get_preset(config.preset)
         return config
-    saved = saved_config(out)
-    if config is not None:
-        # The settings that make a run what it is, where given, must be the checkpoint's.
-        ours, theirs = asdict(config), asdict(saved)
-        identity = ("preset", "data", "tokenizer", "tokens", "context", "seed")
-        differ = [k for k in identity if ours[k] is not None and ours[k] != theirs[k]]
-        if differ:
-            raise InputError(
-                f"{out}: the checkpoint was trained with different settings "
-                + ", ".join(f"{k}={theirs[k]!r} (asked {ours[k]!r})" for k in differ)
-            )
-    return saved
+    return resume_config(out, asdict(config) if config is not None else None)
 
 
 def _runtime(device: str) -> Runtime:
@@ -270,8 +313,6 @@ def _autocast_dtype(requested: str, device: Any) -> Any:
 
     if requested == "fp32":
         return None
-    if requested not in ("auto", "bf16"):
-        raise InputError(f"--dtype must be auto, bf16 or fp32, got {requested!r}")
     fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else _cpu_has_bf16()
     if requested == "bf16" or fast:
         return torch.bfloat16
@@ -291,10 +332,7 @@ def _data(config: TrainConfig) -> tuple[dict[str, Any], Any]:
     from passk.training.tokenizer import load_tokenizer
 
     data = Path(config.data)
-    stats_path = data / "stats.json"
-    if not stats_path.is_file():
-        raise InputError(f"{data}: no stats.json; make the data with passk corpus tokenize")
-    stats = json.loads(stats_path.read_text())
+    stats = read_stats(data)
     tok = load_tokenizer(config.tokenizer)
     vocab = tok.get_vocab_size()
     if stats.get("vocab_size", 0) > vocab:
@@ -318,6 +356,37 @@ def _data(config: TrainConfig) -> tuple[dict[str, Any], Any]:
     return stats, tok
 
 
+@dataclass
+class _Session:
+    """One invocation of training: the model, its optimizer and data, and where it stands."""
+
+    config: TrainConfig
+    out: Path
+    rt: Runtime
+    plan: Plan
+    tok: Any
+    model: Any  # what the steps call: the raw model, compiled or wrapped in DDP
+    raw: Any  # the model itself, for saving
+    optimizer: Any
+    train: TokenWindows
+    valid: TokenWindows | None
+    meta: dict[str, Any]
+    step: int = 0
+    total_steps: int = 0
+    tokens: int = 0
+    ran: int = 0  # steps this invocation
+    last_valid: float | None = None
+    log: IO[str] | None = None
+    on_row: Callable[[dict[str, Any]], None] | None = None
+
+    def emit(self, row: dict[str, Any]) -> None:
+        if self.log is not None:
+            self.log.write(json.dumps(row) + "\n")
+            self.log.flush()
+        if self.on_row and self.rt.main:
+            self.on_row(row)
+
+
 def _train(
     config: TrainConfig,
     out: Path,
@@ -328,40 +397,47 @@ def _train(
     stop_after: int | None,
     on_row: Callable[[dict[str, Any]], None] | None,
 ) -> dict[str, Any]:
+    started = time.monotonic()
+    session = _open_session(config, out, rt, resume, compile, on_row)
+    try:
+        _loop(session, started, time_budget, stop_after)
+    finally:
+        if session.log is not None:
+            session.log.close()
+    return _finish(session, started)
+
+
+def _open_session(
+    config: TrainConfig,
+    out: Path,
+    rt: Runtime,
+    resume: bool,
+    compile: bool,
+    on_row: Callable[[dict[str, Any]], None] | None,
+) -> _Session:
+    """Data, model and optimizer, restored from the checkpoint when resuming; the log opened
+    and the start announced."""
     import torch
 
-    started = time.monotonic()
     stats, tok = _data(config)
     the_plan = plan(config, rt.world)
     rt.autocast = _autocast_dtype(config.dtype, rt.device)
-    train_windows = TokenWindows(
-        Path(config.data) / "train.bin", stats["dtype"], the_plan.context, config.seed
-    )
-    valid_path = Path(config.data) / "valid.bin"
-    valid_windows = (
-        TokenWindows(valid_path, stats["dtype"], the_plan.context, config.seed)
-        if valid_path.is_file() and valid_path.stat().st_size > the_plan.context + 1
-        else None
-    )
+    train_windows, valid_windows = _windows(config, stats["dtype"], the_plan.context)
     model, raw = _build_model(config, tok, the_plan, rt, out if resume else None)
-    counts = count_parameters(raw)
     optimizer = _optimizer(raw, config, rt)
-    step, total_steps, tokens_seen = 0, the_plan.steps, 0
+    step, total_steps, tokens = 0, the_plan.steps, 0
     if resume:
         state = _load_state(out, optimizer, rt)
-        step, total_steps, tokens_seen = state["step"], state["total_steps"], state["tokens"]
+        step, total_steps, tokens = state["step"], state["total_steps"], state["tokens"]
+        if rt.main:
+            _truncate_log(out / LOG_FILE, step)
     elif rt.main:
         _start_log(out, config)
-    if resume and rt.main:
-        _truncate_log(out / LOG_FILE, step)
     if compile:
         model = torch.compile(model)
-
-    stop = _StopFlag()
-    log = open(out / LOG_FILE, "a", encoding="utf-8") if rt.main else None  # noqa: SIM115
     meta = {
         "preset": config.preset,
-        **counts,
+        **count_parameters(raw),
         "context": the_plan.context,
         "tokens_per_step": the_plan.tokens_per_step,
         "accumulation": the_plan.accumulation,
@@ -371,91 +447,112 @@ def _train(
         "start_step": step,
         "total_steps": total_steps,
     }
+    log = open(out / LOG_FILE, "a", encoding="utf-8") if rt.main else None  # noqa: SIM115
+    session = _Session(
+        config, out, rt, the_plan, tok, model, raw, optimizer, train_windows, valid_windows,
+        meta, step, total_steps, tokens, log=log, on_row=on_row,
+    )  # fmt: skip
     if on_row and rt.main:
         on_row({"event": "start", **meta})
+    return session
 
-    def emit(row: dict[str, Any]) -> None:
-        if log is not None:
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-        if on_row and rt.main:
-            on_row(row)
 
+def _windows(
+    config: TrainConfig, dtype: str, context: int
+) -> tuple[TokenWindows, TokenWindows | None]:
+    """The training windows, and the validation ones where the data has a valid split."""
+    train = TokenWindows(Path(config.data) / "train.bin", dtype, context, config.seed)
+    valid_path = Path(config.data) / "valid.bin"
+    if not (valid_path.is_file() and valid_path.stat().st_size > context + 1):
+        return train, None
+    return train, TokenWindows(valid_path, dtype, context, config.seed)
+
+
+def _loop(s: _Session, started: float, time_budget: float | None, stop_after: int | None) -> None:
+    """Steps until the schedule ends, a stop is asked for, or `stop_after` steps ran; a
+    checkpoint every checkpoint_interval steps and whenever it stops."""
+    stop = _StopFlag()
     timed_from: tuple[float, int] | None = None
-    last_valid: float | None = None
-    ran = 0
-    try:
-        with stop.installed():
-            while step < total_steps:
-                t0 = time.perf_counter()
-                loss, grad_norm = _step(
-                    model, optimizer, train_windows, the_plan, config, rt, step, total_steps
+    with stop.installed():
+        while s.step < s.total_steps:
+            _one_step(s)
+            # The time budget: after a few steps (compilation and warm-up excluded) the step
+            # time is known, and the schedule's end is pulled in to fit.
+            if time_budget is not None and s.ran == 3:
+                timed_from = (time.monotonic(), s.step)
+            if time_budget is not None and timed_from and s.step - timed_from[1] == 10:
+                s.total_steps = _fit_budget(
+                    time_budget, started, timed_from, s.step, s.total_steps, s.config, s.plan
                 )
-                step += 1
-                ran += 1
-                tokens_seen += the_plan.tokens_per_step
-                dt = time.perf_counter() - t0
-                emit(
-                    {
-                        "step": step,
-                        "tokens": tokens_seen,
-                        "loss": loss,
-                        "lr": learning_rate(config, step - 1, the_plan.warmup_steps, total_steps),
-                        "grad_norm": grad_norm,
-                        "step_s": round(dt, 4),
-                        "tokens_per_s": round(the_plan.tokens_per_step / dt, 1),
-                        "total_steps": total_steps,
-                    }
-                )
-                # The time budget: after a few steps (compilation and warm-up excluded) the
-                # step time is known, and the schedule's end is pulled in to fit.
-                if time_budget is not None and ran == 3:
-                    timed_from = (time.monotonic(), step)
-                if time_budget is not None and timed_from and step - timed_from[1] == 10:
-                    total_steps = _fit_budget(
-                        time_budget, started, timed_from, step, total_steps, config, the_plan
+            if s.step % s.config.eval_interval == 0 or s.step == s.total_steps:
+                _validation(s)
+            done = s.step == s.total_steps
+            stopping = stop.requested or (stop_after is not None and s.ran >= stop_after)
+            if done or stopping or s.step % s.config.checkpoint_interval == 0:
+                _save_checkpoint(
+                    s.raw, s.tok, s.config, s.optimizer, s.out, s.rt, s.step, s.total_steps,
+                    s.tokens,
+                )  # fmt: skip
+            if stopping and not done:
+                if stop.requested:
+                    raise Interrupted(
+                        f"training stopped at step {s.step} of {s.total_steps}; "
+                        f"checkpoint saved: continue with --resume {s.out}"
                     )
-                if step % config.eval_interval == 0 or step == total_steps:
-                    last_valid = _validate(model, valid_windows, config, the_plan, rt)
-                    if last_valid is not None:
-                        emit({"step": step, "tokens": tokens_seen, "valid_loss": last_valid})
-                done = step == total_steps
-                stopping = stop.requested or (stop_after is not None and ran >= stop_after)
-                if done or stopping or step % config.checkpoint_interval == 0:
-                    _save_checkpoint(
-                        raw, tok, config, optimizer, out, rt, step, total_steps, tokens_seen
-                    )
-                if stopping and not done:
-                    if stop.requested:
-                        raise Interrupted(
-                            f"training stopped at step {step} of {total_steps}; "
-                            f"checkpoint saved: continue with --resume {out}"
-                        )
-                    break
-    finally:
-        if log is not None:
-            log.close()
+                return
 
+
+def _one_step(s: _Session) -> None:
+    t0 = time.perf_counter()
+    loss, grad_norm = _step(
+        s.model, s.optimizer, s.train, s.plan, s.config, s.rt, s.step, s.total_steps
+    )
+    s.step += 1
+    s.ran += 1
+    s.tokens += s.plan.tokens_per_step
+    dt = time.perf_counter() - t0
+    s.emit(
+        {
+            "step": s.step,
+            "tokens": s.tokens,
+            "loss": loss,
+            "lr": learning_rate(s.config, s.step - 1, s.plan.warmup_steps, s.total_steps),
+            "grad_norm": grad_norm,
+            "step_s": round(dt, 4),
+            "tokens_per_s": round(s.plan.tokens_per_step / dt, 1),
+            "total_steps": s.total_steps,
+        }
+    )
+
+
+def _validation(s: _Session) -> None:
+    s.last_valid = _validate(s.model, s.valid, s.config, s.plan, s.rt)
+    if s.last_valid is not None:
+        s.emit({"step": s.step, "tokens": s.tokens, "valid_loss": s.last_valid})
+
+
+def _finish(s: _Session, started: float) -> dict[str, Any]:
+    """The run's summary; when the schedule is done, the final model and its plot as well."""
     elapsed = time.monotonic() - started
     summary = {
-        **meta,
-        "config": asdict(config),
-        "steps": step,
-        "total_steps": total_steps,
-        "complete": step == total_steps,
-        "tokens": tokens_seen,
-        "epochs": round(tokens_seen / (train_windows.count * the_plan.context), 3),
-        "train_tokens_available": len(train_windows.tokens),
-        "final_train_loss": _recent_train_loss(out / LOG_FILE) if rt.main else None,
-        "final_valid_loss": last_valid,
+        **s.meta,
+        "config": asdict(s.config),
+        "steps": s.step,
+        "total_steps": s.total_steps,
+        "complete": s.step == s.total_steps,
+        "tokens": s.tokens,
+        "epochs": round(s.tokens / (s.train.count * s.plan.context), 3),
+        "train_tokens_available": len(s.train.tokens),
+        "final_train_loss": _recent_train_loss(s.out / LOG_FILE) if s.rt.main else None,
+        "final_valid_loss": s.last_valid,
         "wall_s": round(elapsed, 1),
-        "steps_this_run": ran,
-        "tokens_per_s_this_run": round(ran * the_plan.tokens_per_step / max(elapsed, 1e-9), 1),
+        "steps_this_run": s.ran,
+        "tokens_per_s_this_run": round(s.ran * s.plan.tokens_per_step / max(elapsed, 1e-9), 1),
     }
-    if step == total_steps and rt.main:
-        _export(raw, tok, out, config)
-        summary["plot"] = _plot(out)
-        write_text_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    if s.step == s.total_steps and s.rt.main:
+        _export(s.raw, s.tok, s.out, s.config)
+        summary["plot"] = _plot(s.out)
+        write_text_atomic(s.out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -647,11 +744,10 @@ class _StopFlag:
 
 def _find_checkpoint(out: Path) -> Path | None:
     """The latest complete checkpoint, recovering from a crash in the middle of a swap."""
-    for name in (CHECKPOINT, CHECKPOINT + ".new", CHECKPOINT + ".old"):
-        path = out / name
-        if (path / STATE_FILE).is_file() and (path / CONFIG_FILE).is_file():
-            return path
-    return None
+    return complete_directory(
+        out / CHECKPOINT,
+        lambda path: (path / STATE_FILE).is_file() and (path / CONFIG_FILE).is_file(),
+    )
 
 
 def _save_checkpoint(
@@ -688,18 +784,7 @@ def _save_checkpoint(
             _write_model_dir(raw, tok, config, tmp, dtype=None)
             torch.save(state, tmp / STATE_FILE)
             _fsync_dir(tmp)
-            new, old, cur = (
-                out / (CHECKPOINT + ".new"),
-                out / (CHECKPOINT + ".old"),
-                out / CHECKPOINT,
-            )
-            shutil.rmtree(new, ignore_errors=True)
-            tmp.rename(new)
-            shutil.rmtree(old, ignore_errors=True)
-            if cur.exists():
-                cur.rename(old)
-            new.rename(cur)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_directory(tmp, out / CHECKPOINT)
         except (OSError, RuntimeError, SafetensorError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise OutputError(
@@ -762,8 +847,6 @@ def _export(raw: Any, tok: Any, out: Path, config: TrainConfig) -> None:
 
     SafetensorError = _safetensor_error()
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-    if config.export_dtype not in dtypes:
-        raise InputError(f"--export-dtype must be float32 or bfloat16, got {config.export_dtype!r}")
     tmp = out / f".export.tmp-{os.getpid()}"
     try:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -650,3 +650,13 @@ def test_the_tracer_imports_only_the_standard_library() -> None:
         if isinstance(node, rules.ast.ImportFrom)
     }
     assert names <= set(rules.sys.stdlib_module_names), names - set(rules.sys.stdlib_module_names)
+
+
+def test_a_folder_inside_a_package_keeps_its_dotted_names(project: Path) -> None:
+    files = list(rules.iter_inputs(project / "textlib", None))
+    assert [(f.root, f.path, f.module) for f in files] == [
+        (str(project), "textlib/__init__.py", "textlib"),
+        (str(project), "textlib/texts.py", "textlib.texts"),
+    ]
+    (single,) = rules.iter_inputs(project / "textlib" / "texts.py", None)
+    assert (single.root, single.path) == (str(project), "textlib/texts.py")

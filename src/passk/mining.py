@@ -103,7 +103,7 @@ def mine(
     for path in (out_path, valid_path, out_path.with_name(MANIFEST)):
         if path is not None:
             check_writable(path)
-    run = _Run(options, execution, choose_sandbox(execution.sandbox), on_progress, on_start)
+    run = _Run(options, execution, choose_sandbox(execution.sandbox), on_progress)
     collection = collect(sources, options.split, run.tally, on_progress)
     if on_start is not None:
         _announce(run, on_start)
@@ -157,7 +157,6 @@ class _Run:
     execution: ExecutionOptions
     box: Sandbox
     on_progress: ProgressCallback | None
-    on_start: Callable[[str], None] | None
     tally: Tally = field(default_factory=Tally)
 
     def progress(self, stage: str, done: int, total: int) -> None:

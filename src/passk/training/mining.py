@@ -151,17 +151,31 @@ def check_inputs(paths: Sequence[str | os.PathLike[str]]) -> None:
 
 
 def iter_inputs(path: str | os.PathLike[str], split: str | None) -> Iterator[SourceFile]:
-    """The files of one input: a corpus (its splits, or one), a folder, or a .py file."""
+    """The files of one input: a corpus (its splits, or one), a folder, or a .py file. A folder
+    inside a package is read from the package's import root, so that its modules keep their
+    dotted names (site-packages/numpy/lib gives numpy/lib/*.py under site-packages)."""
     p = Path(path)
     if is_corpus(p):
         yield from _corpus_files(p, split)
         return
-    root = (p if p.is_dir() else p.parent).resolve()
-    names = find_python_files(root) if p.is_dir() else [p.name]
+    folder = (p if p.is_dir() else p.parent).resolve()
+    root = import_root(folder)
+    names = find_python_files(folder) if p.is_dir() else [p.name]
     for name in names:
-        text, _ = read_source(root / name)
+        text, _ = read_source(folder / name)
         if text is not None:
-            yield SourceFile(Path(name).as_posix(), text, str(root))
+            yield SourceFile((folder / name).relative_to(root).as_posix(), text, str(root))
+
+
+def import_root(folder: Path) -> Path:
+    """The folder a package's modules import from: above every folder with an __init__.py.
+
+    >>> import_root(Path("/nowhere/at/all"))
+    PosixPath('/nowhere/at/all')
+    """
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 def _corpus_files(path: Path, split: str | None) -> Iterator[SourceFile]:

@@ -622,7 +622,8 @@ def test_cli_prints_each_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "  decontaminate: kept 6 of 6",
         "  tests: kept 3 of 6; dropped not_traced 3",
         "  canonical: kept 3 of 3",
-        f"3 problems (3 tested by docstring examples, 0 by traced calls) in {lines[6].split()[-2]} s",
+        "3 problems (3 use builtins only; 3 tested by docstring examples, 0 by traced calls) "
+        f"in {lines[6].split()[-2]} s",
     ]
     assert lines[7:] == [f"train: {out} (3)", f"valid: {tmp_path / 'p.valid.jsonl'} (0)"]
 

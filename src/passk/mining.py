@@ -541,24 +541,27 @@ def _write(
     if valid_path is not None:
         write_jsonl_atomic(valid_path, rows["valid"])
     files = {"train": str(out), "valid": str(valid_path) if valid_path else None}
-    manifest = _manifest(run, problems, tests, rows, files, started)
+    kinds = Counter(tests[t].kind for t in problems)
+    counts = {
+        "problems": len(problems),
+        "problems_self_contained": sum(not candidates[t].modules for t in problems),
+        "problems_with_doctest_tests": kinds["doctest"],
+        "problems_with_traced_tests": kinds["trace"],
+        "train": len(rows["train"]),
+        "valid": len(rows["valid"]),
+    }
+    manifest = _manifest(run, counts, files, started)
     manifest_path = out.with_name(MANIFEST)
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return Mined(out, valid_path, manifest_path, manifest)
 
 
 def _manifest(
-    run: _Run,
-    problems: dict[str, Problem],
-    tests: dict[str, Tests],
-    rows: dict[str, list[dict[str, Any]]],
-    files: dict[str, str | None],
-    started: float,
+    run: _Run, problem_counts: dict[str, int], files: dict[str, str | None], started: float
 ) -> dict[str, Any]:
     from passk import __version__
 
     tally = run.tally
-    kinds = Counter(tests[t].kind for t in problems)
     candidates = ("self_contained", "stdlib_imports", "other_imports", "with_doctests")
     return {
         "format": "passk-mined/1",
@@ -573,11 +576,7 @@ def _manifest(
             "functions": tally.find.seen,
             "candidates": tally.find.kept,
             **{k: tally.candidates[k] for k in candidates},
-            "problems": len(problems),
-            "problems_with_doctest_tests": kinds["doctest"],
-            "problems_with_traced_tests": kinds["trace"],
-            "train": len(rows["train"]),
-            "valid": len(rows["valid"]),
+            **problem_counts,
         },
         "steps": {step.name: step.summary() for step in tally.steps()},
         "tracing": {

@@ -94,9 +94,9 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
             + (f"; dropped {dropped}" if dropped else "")
         )
     lines.append(
-        f"{counts['problems']} problems ({counts['problems_with_doctest_tests']} tested by "
-        f"docstring examples, {counts['problems_with_traced_tests']} by traced calls) in "
-        f"{manifest['elapsed_s']:.0f} s"
+        f"{counts['problems']} problems ({counts['problems_self_contained']} use builtins only; "
+        f"{counts['problems_with_doctest_tests']} tested by docstring examples, "
+        f"{counts['problems_with_traced_tests']} by traced calls) in {manifest['elapsed_s']:.0f} s"
     )
     lines.append(f"train: {files['train']} ({counts['train']})")
     if files["valid"]:

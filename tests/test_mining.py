@@ -661,3 +661,11 @@ def test_a_folder_inside_a_package_keeps_its_dotted_names(project: Path) -> None
     ]
     (single,) = rules.iter_inputs(project / "textlib" / "texts.py", None)
     assert (single.root, single.path) == (str(project), "textlib/texts.py")
+
+
+@pytest.mark.parametrize("module", [rules, tracer], ids=lambda m: m.__name__)
+def test_module_doctests(module: Any) -> None:
+    import doctest
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

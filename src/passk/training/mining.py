@@ -394,7 +394,7 @@ def says_something(docstring: str, node: ast.FunctionDef) -> bool:
     """Whether a docstring's prose has MIN_DOCSTRING_WORDS words beyond names and placeholders.
 
     >>> f = ast.parse("def add_one(x): pass").body[0]
-    >>> says_something("Add one to x.", f), says_something("Return x plus one.", f)
+    >>> says_something("Add one to x.", f), says_something("Return the number plus one.", f)
     (False, True)
     """
     import doctest
@@ -837,7 +837,26 @@ def traced_test(first: Observed | None, second: Observed | None) -> tuple[str | 
         return None, "nondeterministic"
     if all(c.trivial for c in verified):
         return None, "trivial"
-    return render_test(verified[:MAX_TEST_CALLS]), None
+    return render_test(choose_calls(verified)), None
+
+
+def choose_calls(calls: Sequence[Call], most: int = MAX_TEST_CALLS) -> list[Call]:
+    """Up to `most` calls for a test, short ones with results not yet covered first, kept in
+    the order they were recorded.
+
+    >>> calls = [Call("[0]", "{}", "1"), Call("[10]", "{}", "1"), Call("[2]", "{}", "3")]
+    >>> [c.args for c in choose_calls(calls, 2)]
+    ['[0]', '[2]']
+    """
+    by_length = sorted(range(len(calls)), key=lambda i: len(calls[i].args + calls[i].kwargs))
+    chosen: list[int] = []
+    results: set[tuple[str, tuple[str, str] | None]] = set()
+    for i in by_length:
+        if (calls[i].result, calls[i].after) not in results and len(chosen) < most:
+            chosen.append(i)
+            results.add((calls[i].result, calls[i].after))
+    chosen += [i for i in by_length if i not in chosen][: most - len(chosen)]
+    return [calls[i] for i in sorted(chosen)]
 
 
 def render_test(calls: Sequence[Call]) -> str:

@@ -22,7 +22,8 @@ written to the original stdout as one line: a marker, then JSON with the key of 
 the values as Python literals (sets sorted, so that runs compare as text). Arguments are
 written at the call, before the body runs, so a function that mutates them is caught; a call
 that raises, or whose values are not plain or too large, is reported once per reason instead.
-The driver's own output goes to /dev/null.
+Only calls made while the tests or examples run are recorded, not those made while the driver
+is imported. The driver's own output goes to /dev/null.
 """
 
 import base64
@@ -333,6 +334,20 @@ def unpack(project: str) -> str | None:
     return root
 
 
+def profiled(recorder: Recorder, run: Any, module: types.ModuleType) -> str:
+    """Run the driver's tests under the profiler: "completed", or the exception that ended it."""
+    sys.setprofile(recorder.profile)
+    threading.setprofile(recorder.profile)
+    try:
+        run(module)
+    except BaseException as e:
+        return type(e).__name__
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    return "completed"
+
+
 def main(settings: dict[str, Any]) -> None:
     project = unpack(settings["project"])
     driver = settings["driver"]
@@ -344,17 +359,15 @@ def main(settings: dict[str, Any]) -> None:
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
     sys.stdout = sys.stderr = _Discard()
-    status = "completed"
-    sys.setprofile(recorder.profile)
-    threading.setprofile(recorder.profile)
     try:
+        # Imports run unprofiled: they make no test's calls, and profiling the import of a large
+        # package costs more than running its tests.
         module = load(driver, path)
-        run_tests(module) if driver["kind"] == "tests" else run_examples(module)
+        status = profiled(
+            recorder, run_tests if driver["kind"] == "tests" else run_examples, module
+        )
     except BaseException as e:  # the driver's own failure; what it recorded still counts
         status = type(e).__name__
-    finally:
-        sys.setprofile(None)
-        threading.setprofile(None)
     recorder.emit({"end": status})
 
 

@@ -13,8 +13,8 @@ from types import ModuleType
 import pytest
 
 import passk.benchmarks.problem
-import passk.evaluation
 import passk.execution.verdict
+import passk.outcome
 from passk.benchmarks import Benchmark, Problem, available_benchmarks, get_benchmark
 from passk.errors import BenchmarkError, PasskError
 
@@ -131,10 +131,18 @@ def test_get_benchmark_is_case_insensitive(humaneval: Benchmark) -> None:
 
 
 def test_unknown_benchmark_lists_the_available_ones() -> None:
-    assert available_benchmarks() == ["humaneval"]
+    assert available_benchmarks() == [
+        "humaneval",
+        "doctests:PATH",
+        "humaneval-jsonl:PATH",
+        "mbpp:PATH[:SPLIT]",
+    ]
     with pytest.raises(BenchmarkError) as info:
         get_benchmark("mbpp-nonexistent")
-    assert str(info.value) == "unknown benchmark 'mbpp-nonexistent'; available: humaneval"
+    assert str(info.value) == (
+        "unknown benchmark 'mbpp-nonexistent'; available: humaneval, doctests:PATH, "
+        "humaneval-jsonl:PATH, mbpp:PATH[:SPLIT]"
+    )
     assert isinstance(info.value, PasskError)
     assert info.value.exit_code == 2
 
@@ -158,7 +166,7 @@ def test_problem_returns_the_problem(humaneval: Benchmark) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [passk.benchmarks.problem, passk.execution.verdict, passk.evaluation],
+    [passk.benchmarks.problem, passk.execution.verdict, passk.outcome],
     ids=lambda m: m.__name__,
 )
 def test_doctests(module: ModuleType) -> None:

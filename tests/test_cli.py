@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,7 +258,9 @@ def test_unknown_benchmark(
     tmp_path: Path, good_samples: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["evaluate", str(good_samples), "--benchmark", "nope", "--no-progress"]
-    check_refused(tmp_path, argv, "unknown benchmark 'nope'; available: humaneval", 2, capsys)
+    message = "unknown benchmark 'nope'; available: humaneval, doctests:PATH, "
+    message += "humaneval-jsonl:PATH, mbpp:PATH[:SPLIT]"
+    check_refused(tmp_path, argv, message, 2, capsys)
 
 
 def test_wall_timeout_below_timeout(
@@ -551,3 +554,34 @@ def test_import_passk_stays_light() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []
+
+
+def test_plain_progress_lines_when_stderr_is_not_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from passk.cli.output import PlainProgress
+
+    progress = PlainProgress("sampling", interval_s=0.0)
+    progress(10, 40, 500)  # the first call: what was done before (a resume) is not speed
+    time.sleep(0.05)
+    progress(20, 40, 1000)
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert re.fullmatch(
+        r"sampling: 20/40 \(50\.0%\), [\d,.]+ samples/s, [\d,.]+ tokens/s, ETA 0:00:\d\d", line
+    ), line
+    quiet = PlainProgress("evaluating")  # the default interval: nothing for a short step
+    quiet(1, 2)
+    quiet(2, 2)
+    assert capsys.readouterr().err == ""
+
+
+def test_evaluate_reports_progress_in_a_log(
+    good_samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import passk.cli.output
+
+    monkeypatch.setattr(passk.cli.output, "PLAIN_INTERVAL_S", 0.0)
+    argv = ["evaluate", str(good_samples), "--workers", "1", "--out", str(tmp_path / "r.jsonl")]
+    code, _, err = run_main(argv)
+    assert code == 0, err
+    assert re.search(r"^evaluating: \d+/\d+ \([\d.]+%\), ", err, re.MULTILINE), err

@@ -70,7 +70,9 @@ def task_list(text: str) -> list[str]:
     return ids
 
 
-BENCHMARK_HELP = "humaneval or doctests:PATH (default: humaneval)"
+BENCHMARK_HELP = (
+    "humaneval, doctests:PATH, humaneval-jsonl:PATH or mbpp:PATH[:SPLIT] (default: humaneval)"
+)
 
 
 def add_benchmark_option(p: argparse.ArgumentParser, *, default: str | None = "humaneval") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,12 +37,50 @@ class _TokenRateColumn(ProgressColumn):
         return Text(f"{tokens / elapsed:,.0f} tokens/s" if elapsed > 0 else "- tokens/s")
 
 
+PLAIN_INTERVAL_S = 5.0  # between progress lines when stderr is not a terminal
+
+
+class PlainProgress:
+    """Progress for logs (CI, `make run > log`): one line on stderr every PLAIN_INTERVAL_S
+    seconds, e.g. `sampling: 120/820 (14.6%), 11.9 samples/s, 812 tokens/s, ETA 0:00:59`;
+    nothing for steps that end sooner."""
+
+    def __init__(self, what: str, interval_s: float | None = None) -> None:
+        self.what = what
+        self.interval_s = PLAIN_INTERVAL_S if interval_s is None else interval_s
+        self.started = self.last = time.monotonic()
+        self.first_done: int | None = None
+
+    def __call__(self, done: int, total: int, tokens: int | None = None) -> None:
+        now = time.monotonic()
+        if self.first_done is None:  # what a resumed run had already done is not its speed
+            self.first_done = done
+        if now - self.last < self.interval_s or total <= 0:
+            return
+        self.last = now
+        rate = (done - self.first_done) / max(now - self.started, 1e-9)
+        line = f"{self.what}: {done}/{total} ({100 * done / total:.1f}%), {rate:,.1f} samples/s"
+        if tokens is not None:
+            line += f", {tokens / max(now - self.started, 1e-9):,.0f} tokens/s"
+        if rate > 0:
+            line += f", ETA {_clock((total - done) / rate)}"
+        print(line, file=sys.stderr, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
 @contextmanager
 def generation_progress(enabled: bool) -> Iterator[Callable[[int, int, int], None] | None]:
     """A progress bar for sampling on stderr (samples/s and tokens/s); yields update(done,
-    total, tokens), or None when disabled or stderr is not a terminal."""
-    if not enabled or not sys.stderr.isatty():
+    total, tokens); plain lines when stderr is not a terminal; None when disabled."""
+    if not enabled:
         yield None
+        return
+    if not sys.stderr.isatty():
+        yield PlainProgress("sampling")
         return
     progress = Progress(
         TextColumn("sampling"),
@@ -64,9 +103,13 @@ def generation_progress(enabled: bool) -> Iterator[Callable[[int, int, int], Non
 
 @contextmanager
 def evaluation_progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar for evaluation, or None when disabled or stderr is not a terminal."""
-    if not enabled or not sys.stderr.isatty():
+    """A progress bar for evaluation; plain lines when stderr is not a terminal; None when
+    disabled."""
+    if not enabled:
         yield None
+        return
+    if not sys.stderr.isatty():
+        yield PlainProgress("evaluating")
         return
     with progress_bar("evaluating") as update:
         yield update

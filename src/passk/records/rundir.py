@@ -81,12 +81,12 @@ class ResultsFile:
 
     @property
     def ranking(self) -> Path:
-        return self.path.with_name("ranking.json")
+        return self.path.with_name(RunDir.RANKING)
 
     @property
     def bleu(self) -> Path:
         """bleu.json beside a run's results.jsonl, else NAME.bleu.json."""
-        name = "bleu.json" if self.path.name == RunDir.RESULTS else self._stem + ".bleu.json"
+        name = RunDir.BLEU if self.path.name == RunDir.RESULTS else self._stem + ".bleu.json"
         return self.path.with_name(name)
 
     @property
@@ -132,6 +132,8 @@ class RunDir:
     CONFIG = "config.json"
     SAMPLES = "samples.jsonl"
     RESULTS = "results.jsonl"
+    RANKING = "ranking.json"
+    BLEU = "bleu.json"
     SWEEP = "sweep.json"
 
     def __init__(self, path: str | os.PathLike[str], *, results: ResultsFile | None = None):

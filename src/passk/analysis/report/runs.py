@@ -134,7 +134,7 @@ def _summary(run: RunData, results: ResultsFile) -> dict[str, Any] | None:
 def _ranking(run: RunData, results: ResultsFile) -> dict[str, Any] | None:
     from passk.analysis.ranking import rank_curves
 
-    ranking = _read(run, run.path / results.ranking.name)
+    ranking = _read(run, results.ranking)
     if ranking is None:
         try:
             ranking = rank_curves(run.rows or [])
@@ -149,7 +149,7 @@ def _ranking(run: RunData, results: ResultsFile) -> dict[str, Any] | None:
 
 
 def _bleu(run: RunData, limit: int) -> dict[str, Any] | None:
-    stored = _read(run, run.path / "bleu.json")  # what `passk bleu RUN_DIR` writes
+    stored = _read(run, run.path / RunDir.BLEU)  # what `passk bleu RUN_DIR` writes
     if stored is not None:
         return stored
     count = len(run.results or [])

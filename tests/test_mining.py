@@ -669,3 +669,25 @@ def test_module_doctests(module: Any) -> None:
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_problems_are_a_benchmark_whose_solutions_pass(mined: Mined, tmp_path: Path) -> None:
+    from passk.evaluation import evaluate
+    from passk.execution.options import ExecutionOptions
+
+    benchmark = f"humaneval-jsonl:{mined.train_path}"
+    problems = rows(mined.train_path)
+    samples = tmp_path / "samples.jsonl"
+    lines = [{"task_id": t, "completion": p["canonical_solution"]} for t, p in problems.items()]
+    samples.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    passed = {}
+    for mode in ("assert", "io"):
+        out = tmp_path / f"{mode}.results.jsonl"
+        execution = ExecutionOptions(workers=2, mode=mode)
+        evaluate(samples, benchmark=benchmark, k=[1], execution=execution, out=out)
+        results = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        passed[mode] = {r["task_id"] for r in results if r["passed"]}
+    assert passed["assert"] == set(problems)
+    # In io mode the solution runs in another process: the arguments it sorted in place are not
+    # the judge's, so a test of what a call did to its arguments fails there.
+    assert set(problems) - passed["io"] == {"mined/textlib/texts.py:sort_in_place"}

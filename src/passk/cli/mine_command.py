@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         trace_timeout=args.trace_timeout,
     )
     execution = execution_options(args)
-    with _progress(not args.no_progress and sys.stderr.isatty()) as on_progress:
+    with _progress(not args.no_progress) as on_progress:
         mined = mine(
             args.sources,
             args.out,
@@ -106,12 +106,17 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """update(stage, done, total) drawing one progress bar per stage, or None."""
+    """update(stage, done, total): a progress bar per stage on a terminal, plain lines every
+    few seconds otherwise; None when disabled."""
     if not enabled:
         yield None
         return
-    from passk.cli.output import progress_bar
+    from passk.cli.output import PlainProgress, progress_bar
 
+    if not sys.stderr.isatty():
+        lines: dict[str, PlainProgress] = {}
+        yield lambda stage, done, total: lines.setdefault(stage, PlainProgress(stage))(done, total)
+        return
     with ExitStack() as stack:
         bars: dict[str, Callable[[int, int], None]] = {}
 

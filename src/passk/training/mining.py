@@ -333,10 +333,13 @@ class _FileContext:
 
     def examine(self, node: ast.FunctionDef, table: symtable.SymbolTable | None) -> Found:
         reason = _shape_reason(node, self.lines)
-        if reason is None and table is not None:
-            names, reason = _names_reason(node, table, self.scope)
-        if reason is not None or table is None:
-            return Found(node.name, node.lineno, reason=reason or "uses_module_names")
+        if reason is not None:
+            return Found(node.name, node.lineno, reason=reason)
+        if table is None:  # every top-level def has a table; without one, names are unknown
+            return Found(node.name, node.lineno, reason="uses_module_names")
+        names, reason = _names_reason(node, table, self.scope)
+        if reason is not None:
+            return Found(node.name, node.lineno, reason=reason)
         return Found(node.name, node.lineno, function=self.function(node, names))
 
     def function(self, node: ast.FunctionDef, names: set[str]) -> Function:

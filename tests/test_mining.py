@@ -512,17 +512,20 @@ def square(x):
 '''
 
 
-def test_a_corpus_is_mined_from_both_splits_or_one(tmp_path: Path) -> None:
+@pytest.fixture
+def code(tmp_path: Path) -> Path:
+    """Six modules of three doctested functions each, all named apart."""
     for i in range(6):
-        write(
-            tmp_path / "code",
-            f"m{i}.py",
-            DOCTESTED.replace("(x", f"{i}(x").replace("(4", f"{i}(4").replace("(3", f"{i}(3"),
-        )
-    build_corpus([tmp_path / "code"], tmp_path / "corpus", valid_fraction=0.5, workers=1)
+        renamed = DOCTESTED.replace("(x", f"{i}(x").replace("(4", f"{i}(4").replace("(3", f"{i}(3")
+        write(tmp_path / "code", f"m{i}.py", renamed)
+    return tmp_path / "code"
+
+
+def test_a_corpus_is_mined_from_both_splits_or_one(tmp_path: Path, code: Path) -> None:
+    build_corpus([code], tmp_path / "corpus", valid_fraction=0.5, workers=1)
     options = MineOptions(trace=False, valid_fraction=0.0)
     both = mine([tmp_path / "corpus"], tmp_path / "both.jsonl", options=options)
-    folder = mine([tmp_path / "code"], tmp_path / "folder.jsonl", options=options)
+    folder = mine([code], tmp_path / "folder.jsonl", options=options)
     assert sorted(rows(both.train_path)) == sorted(rows(folder.train_path))
     assert len(rows(both.train_path)) == 18
     valid = mine(
@@ -533,20 +536,14 @@ def test_a_corpus_is_mined_from_both_splits_or_one(tmp_path: Path) -> None:
     assert 0 < len(rows(valid.train_path)) < 18 and valid.manifest["split"] == "valid"
 
 
-def test_valid_fraction_holds_out_problems_by_content(tmp_path: Path) -> None:
-    for i in range(6):
-        write(
-            tmp_path / "code",
-            f"m{i}.py",
-            DOCTESTED.replace("(x", f"{i}(x").replace("(4", f"{i}(4").replace("(3", f"{i}(3"),
-        )
+def test_valid_fraction_holds_out_problems_by_content(tmp_path: Path, code: Path) -> None:
     options = MineOptions(trace=False, valid_fraction=0.3)
-    first = mine([tmp_path / "code"], tmp_path / "a" / "p.jsonl", options=options)
+    first = mine([code], tmp_path / "a" / "p.jsonl", options=options)
     assert first.valid_path == tmp_path / "a" / "p.valid.jsonl"
     train, valid = rows(first.train_path), rows(first.valid_path)
     assert len(train) + len(valid) == 18 and valid and train
     assert first.manifest["counts"]["valid"] == len(valid)
-    again = mine([tmp_path / "code"], tmp_path / "b" / "p.jsonl", options=options)
+    again = mine([code], tmp_path / "b" / "p.jsonl", options=options)
     assert again.valid_path is not None and rows(again.valid_path) == valid
 
 

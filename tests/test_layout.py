@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "passk"
 # Importable by every part, importing nothing of passk: the errors, the outcomes, and the
 # package root (for __version__; its public names load lazily).
 LEAVES = {"errors", "outcome", "passk"}
-ORCHESTRATION = {"evaluation", "pipeline", "canonical", "scoring"}
+ORCHESTRATION = {"evaluation", "pipeline", "canonical", "scoring", "mining"}
 
 # part -> the parts it may import (besides itself and the leaves).
 ALLOWED: dict[str, set[str]] = {

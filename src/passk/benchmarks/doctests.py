@@ -147,13 +147,14 @@ def mine(root: Path) -> list[Candidate]:
     seen: set[str] = set()
     for name, text in read_sources(root):
         for candidate in extract(name, text):
-            task_id = _unique(candidate.problem.task_id, seen)
+            task_id = unique_task_id(candidate.problem.task_id, seen)
             fallback = candidate.fallback and replace(candidate.fallback, task_id=task_id)
             candidates.append(Candidate(replace(candidate.problem, task_id=task_id), fallback))
     return candidates
 
 
-def _unique(task_id: str, seen: set[str]) -> str:
+def unique_task_id(task_id: str, seen: set[str]) -> str:
+    """task_id, or task_id-2, -3, ... if already in seen (which then holds it)."""
     unique, n = task_id, 1
     while unique in seen:
         n += 1
@@ -185,11 +186,11 @@ def extract(name: str, text: str) -> list[Candidate]:
         for node in module.body
         if isinstance(node, ast.Import | ast.ImportFrom)
     )
-    module_examples = _examples(ast.get_docstring(module, clean=False) or "")
+    examples = module_examples(module)
     found = []
     for node in module.body:
         if isinstance(node, ast.FunctionDef):
-            candidate = _candidate(name, node, lines, imports, module_examples)
+            candidate = _candidate(name, node, lines, imports, examples)
             if candidate is not None:
                 found.append(candidate)
     return found
@@ -202,26 +203,58 @@ def _candidate(
     imports: str,
     module_examples: list[doctest.Example],
 ) -> Candidate | None:
-    docstring = ast.get_docstring(node, clean=False)
-    if docstring is None or ">>>" not in docstring or len(node.body) < 2:
+    parts = function_parts(node, lines)
+    tests = example_tests(node, path, module_examples)
+    if parts is None or tests is None:
+        return None
+    header, body = parts
+    prompt = (imports + "\n" if imports else "") + header
+    task_id = f"doctests/{path}:{node.name}"
+    test, fallback = tests
+    problem = Problem(task_id, prompt, node.name, body, test)
+    if fallback is None:
+        return Candidate(problem)
+    return Candidate(problem, Problem(task_id, prompt, node.name, body, fallback))
+
+
+def function_parts(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]
+) -> tuple[str, str] | None:
+    """(decorators, signature and docstring; the body after the docstring) of a function
+    with a docstring and at least one statement after it, as source lines of `lines`; None
+    when there is no docstring, nothing after it, or code on the docstring's closing line."""
+    if ast.get_docstring(node, clean=False) is None or len(node.body) < 2:
         return None
     doc_end = node.body[0].end_lineno
     assert doc_end is not None and node.end_lineno is not None
-    if node.body[1].lineno <= doc_end:  # code on the docstring's closing line
+    if node.body[1].lineno <= doc_end:
+        return None
+    start = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+    return _segment(lines, start, doc_end), _segment(lines, doc_end + 1, node.end_lineno)
+
+
+def module_examples(module: ast.Module) -> list[doctest.Example]:
+    """The examples of a module's docstring (not marked +SKIP)."""
+    return _examples(ast.get_docstring(module, clean=False) or "")
+
+
+def example_tests(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, path: str, module_examples: list[doctest.Example]
+) -> tuple[str, str | None] | None:
+    """The test that runs a function's docstring examples, with the module's examples that
+    call it appended, and the test without those (None when there are none to append); None
+    when no example of its own calls the function."""
+    docstring = ast.get_docstring(node, clean=False)
+    if docstring is None or ">>>" not in docstring:
         return None
     examples = _unbound(_examples(docstring), node.name)
     if not any(_calls(e, node.name) for e in examples):
         return None
-    start = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-    prompt = (imports + "\n" if imports else "") + _segment(lines, start, doc_end)
-    body = _segment(lines, doc_end + 1, node.end_lineno)
-    task_id = f"doctests/{path}:{node.name}"
     extra = [e for e in _unbound(module_examples, node.name) if _calls(e, node.name)]
-    problem = Problem(
-        task_id, prompt, node.name, body, check_source(examples + extra, node.name, path)
-    )
-    fallback = Problem(task_id, prompt, node.name, body, check_source(examples, node.name, path))
-    return Candidate(problem, fallback if extra else None)
+    own = check_source(examples, node.name, path)
+    if not extra:
+        return own, None
+    return check_source(examples + extra, node.name, path), own
 
 
 def _segment(lines: list[str], first: int, last: int | None) -> str:
@@ -289,7 +322,7 @@ def _unbound(examples: list[doctest.Example], name: str) -> list[doctest.Example
         changed = False
         for statement in tree.body:
             if isinstance(statement, ast.Import | ast.ImportFrom):
-                names = [a for a in statement.names if _binds(statement, a) != name]
+                names = [a for a in statement.names if binds(statement, a) != name]
                 if len(names) < len(statement.names):
                     changed = True
                     if not names:
@@ -313,7 +346,7 @@ def _unbound(examples: list[doctest.Example], name: str) -> list[doctest.Example
     return kept
 
 
-def _binds(statement: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:
+def binds(statement: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:
     """The name an import binds for one of its aliases (`import a.b` binds `a`)."""
     if alias.asname:
         return alias.asname

@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         corpus_command,
         evaluate_command,
         generate_command,
+        mine_command,
         problems_command,
         rank_command,
         report_command,
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus = corpus_command.register(commands)
     tokenizer_command.register_tokenize(corpus)
     tokenizer_command.register(commands)
+    mine_command.register(commands)
     sweep_command.register(commands)
     rank_command.register(commands)
     bleu_command.register(commands)

@@ -214,9 +214,12 @@ def add_run_control(p: argparse.ArgumentParser, *, resume: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def add_execution_options(p: argparse.ArgumentParser, *, cluster: bool = True) -> None:
-    """The options of running samples: workers, limits, sandbox and verdict mode, and (unless
-    `cluster` is False) the executor, read back whole by `execution_options`."""
+def add_execution_options(
+    p: argparse.ArgumentParser, *, cluster: bool = True, mode: bool = True
+) -> None:
+    """The options of running samples: workers, limits, sandbox, (unless `mode` is False, for
+    commands that judge no samples) verdict mode, and (unless `cluster` is False) the executor,
+    read back whole by `execution_options`."""
     p.add_argument(
         "--workers",
         type=positive_int,
@@ -250,13 +253,14 @@ def add_execution_options(p: argparse.ArgumentParser, *, cluster: bool = True) -
         help="isolation for samples: native namespaces + uid + seccomp (auto: when "
         "available), bubblewrap, gVisor, or none (rlimits only; unsafe)",
     )
-    p.add_argument(
-        "--mode",
-        choices=["assert", "io"],
-        default="assert",
-        help="assert: the paper's check program in one process (default); io: the "
-        "test runs in a trusted judge and the completion only answers calls",
-    )
+    if mode:
+        p.add_argument(
+            "--mode",
+            choices=["assert", "io"],
+            default="assert",
+            help="assert: the paper's check program in one process (default); io: the "
+            "test runs in a trusted judge and the completion only answers calls",
+        )
     if cluster:
         _add_executor_options(p)
 
@@ -299,7 +303,7 @@ def execution_options(args: argparse.Namespace) -> ExecutionOptions:
         limits,
         workers=args.workers,
         sandbox=args.sandbox,
-        mode=args.mode,
+        mode=getattr(args, "mode", "assert"),
         executor=executor,
         ray_address=address,
     )

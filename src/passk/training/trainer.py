@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO, Any, ClassVar, Protocol
+from typing import IO, Any, ClassVar, Protocol, TypeVar
 
 from passk.errors import InputError, Interrupted, OutputError
 from passk.records.files import complete_directory, replace_directory, write_text_atomic
@@ -62,6 +62,7 @@ EXPORT_DTYPES = ("float32", "bfloat16")
 # The settings that make a run what it is: given beside --resume, they must be the checkpoint's.
 IDENTITY = ("preset", "data", "tokenizer", "tokens", "context", "seed")
 IGNORE = -100  # the label of a position that takes no loss (cross_entropy's ignore_index)
+C = TypeVar("C")
 
 
 class Recipe(Protocol):
@@ -170,11 +171,15 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, row: dict[str, Any], *, where: str = "train config") -> TrainConfig:
         """The config saved as JSON; a key it does not know is an error, not dropped."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(row) - known)
-        if unknown:
-            raise InputError(f"{where}: unknown settings {', '.join(unknown)}")
-        return cls(**row)
+        return config_from_dict(cls, row, where)
+
+
+def config_from_dict(cls: type[C], row: dict[str, Any], where: str) -> C:
+    """A config dataclass from its saved JSON; a key it does not know is an error."""
+    unknown = sorted(set(row) - {f.name for f in fields(cls)})  # type: ignore[arg-type]
+    if unknown:
+        raise InputError(f"{where}: unknown settings {', '.join(unknown)}")
+    return cls(**row)
 
 
 @dataclass(frozen=True)
@@ -439,9 +444,9 @@ def check_same_run(
         )
 
 
-def check_new_run(out: Path, config_file: str) -> None:
-    """Refuse to start a run over another one's checkpoint."""
-    if _find_checkpoint(out, config_file) is not None:
+def check_new_run(out: Path) -> None:
+    """Refuse to start a run over another run's checkpoint (of any kind)."""
+    if complete_directory(out / CHECKPOINT, lambda path: (path / STATE_FILE).is_file()):
         raise InputError(
             f"{out} already holds a checkpoint: continue it with --resume {out}, "
             "or choose a new --out"
@@ -452,7 +457,7 @@ def _resolve_config(config: TrainConfig | None, out: Path, resume: bool) -> Trai
     if not resume:
         if config is None:
             raise InputError("a training run needs its data, tokenizer, preset and token budget")
-        check_new_run(out, CONFIG_FILE)
+        check_new_run(out)
         return config
     return resume_config(out, asdict(config) if config is not None else None)
 

@@ -508,3 +508,12 @@ def test_examples_longer_than_the_context_are_left_out(root: Path) -> None:
         prepare(config(root, context=8))
     with pytest.raises(InputError, match=rf"^--context 129 is longer than {root / 'base'}'s 128"):
         prepare(config(root, context=129))
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from passk.training import finetune as module
+
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

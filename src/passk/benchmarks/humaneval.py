@@ -11,7 +11,7 @@ import importlib.metadata
 import importlib.util
 from pathlib import Path
 
-from passk.benchmarks.problem import Benchmark, problem_from_row
+from passk.benchmarks.problem import Benchmark, Problem
 from passk.errors import BenchmarkError
 from passk.records import read_jsonl
 
@@ -52,8 +52,14 @@ def data_path() -> Path:
 def load_humaneval() -> Benchmark:
     path = data_path()
     problems = {}
-    for number, row in read_jsonl(path):
-        problem = problem_from_row(row, f"{path}:{number}")
+    for _, row in read_jsonl(path):
+        problem = Problem(
+            task_id=row["task_id"],
+            prompt=row["prompt"],
+            entry_point=row["entry_point"],
+            canonical_solution=row["canonical_solution"],
+            test=row["test"],
+        )
         problems[problem.task_id] = problem
     return Benchmark(
         name="humaneval",

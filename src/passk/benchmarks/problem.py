@@ -126,7 +126,7 @@ def _set_fields(problem: Problem) -> dict[str, object]:
     }
 
 
-def problem_from_row(row: Mapping[str, Any], where: str) -> Problem:
+def _problem_from_row(row: Mapping[str, Any], where: str) -> Problem:
     """The Problem of one row of a problems file; `where` (file:line) names it in errors."""
     missing = [name for name in PROBLEM_FIELDS if name not in row]
     if missing:
@@ -149,7 +149,7 @@ def read_problems(path: str | os.PathLike[str]) -> list[tuple[int, Problem]]:
     found: list[tuple[int, Problem]] = []
     lines: dict[str, int] = {}
     for number, row in read_jsonl(path):
-        problem = problem_from_row(row, f"{path}:{number}")
+        problem = _problem_from_row(row, f"{path}:{number}")
         if problem.task_id in lines:
             raise InputError(
                 f"{path}:{number}: task_id {problem.task_id!r} again (first on line "

@@ -15,8 +15,9 @@ Two measurements in one run, on one device, with the same model:
              position a target and no padding, what the same tokens cost as pretraining data.
 
 The ratio (finetune tokens/s over pretrain tokens/s) is what padding and shorter rows cost;
-the padding share is measured from the timed steps' batches. Nothing is asserted about
-timings. Needs torch, transformers and passk's training modules:
+the padding share is measured from the timed steps' batches. Tokens per CPU-second (the
+process's CPU time, all its threads) are printed beside tokens per second, for a machine that
+other work shares. Nothing is asserted about timings. Needs torch, transformers and passk's training modules:
 
     .venv/bin/python benchmarks/finetuning.py [--model models/passk-tiny] [--problems 300]
         [--steps 20] [--batch-size 32] [--micro-batch 8] [--dtype auto|bf16|fp32] [--json PATH]
@@ -97,13 +98,19 @@ def measure_finetune(args: argparse.Namespace, data: Path, scratch: Path) -> dic
         dtype=args.dtype, epochs=100,
     )  # fmt: skip
     rows: list[dict[str, Any]] = []
+
+    def on_row(row: dict[str, Any]) -> None:
+        rows.append({**row, "cpu_s": time.process_time()})  # called right after each step
+
     summary = finetune.finetune(
         config, scratch / "finetuned", device=args.device, stop_after=WARMUP + args.steps,
-        on_row=rows.append,
+        on_row=on_row,
     )  # fmt: skip
-    timed = [r for r in rows if "loss" in r][WARMUP:]
-    tokens = timed[-1]["tokens"] - [r for r in rows if "loss" in r][WARMUP - 1]["tokens"]
+    steps = [r for r in rows if "loss" in r]
+    timed = steps[WARMUP:]
+    tokens = timed[-1]["tokens"] - steps[WARMUP - 1]["tokens"]
     seconds = sum(r["step_s"] for r in timed)
+    cpu_seconds = timed[-1]["cpu_s"] - steps[WARMUP - 1]["cpu_s"]
     prepared = finetune.prepare(config)
     padded = padded_share(prepared.train, summary, args)
     return {
@@ -116,6 +123,7 @@ def measure_finetune(args: argparse.Namespace, data: Path, scratch: Path) -> dic
         "steps": len(timed),
         "tokens_per_step": round(tokens / len(timed)),
         "tokens_per_s": tokens / seconds,
+        "tokens_per_cpu_s": tokens / cpu_seconds,
         "padding_share": padded,
         "prepared": prepared,
     }
@@ -158,17 +166,19 @@ def measure_pretrain(args: argparse.Namespace, data: Any, context: int, rt: Any)
     model = trainer._place(raw, rt)
     optimizer = trainer._optimizer(raw, config, the_plan.lr, rt)
     order = trainer.EpochOrder(windows.count, 0)
-    seconds = 0.0
+    seconds = cpu_seconds = 0.0
     for step in range(steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         trainer._step(model, optimizer, windows, order, the_plan, config, rt, step, steps)
         if step >= WARMUP:
             seconds += time.perf_counter() - start
+            cpu_seconds += time.process_time() - cpu_start
     return {
         "context": context,
         "windows_per_step": per_step,
         "tokens_per_step": per_step * context,
         "tokens_per_s": args.steps * per_step * context / seconds,
+        "tokens_per_cpu_s": args.steps * per_step * context / cpu_seconds,
     }
 
 
@@ -214,11 +224,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"finetune: {tuned['problems_per_step']} problems/step (mean {tuned['tokens_per_problem']} "
         f"tokens), {tuned['tokens_per_step']:,} tokens/step, {tuned['tokens_per_s']:,.0f} tokens/s "
-        f"over {tuned['steps']} steps; padding {tuned['padding_share']:.1%} of batch positions"
+        f"({tuned['tokens_per_cpu_s']:,.0f} per CPU-second) over {tuned['steps']} steps; padding "
+        f"{tuned['padding_share']:.1%} of batch positions"
     )
     print(
         f"pretrain: windows of {base['context']}, {base['tokens_per_step']:,} tokens/step, "
-        f"{base['tokens_per_s']:,.0f} tokens/s; finetune/pretrain {ratio:.2f}x"
+        f"{base['tokens_per_s']:,.0f} tokens/s ({base['tokens_per_cpu_s']:,.0f} per CPU-second); "
+        f"finetune/pretrain {ratio:.2f}x"
     )
     if args.json:
         Path(args.json).write_text(

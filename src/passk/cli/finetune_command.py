@@ -7,11 +7,9 @@ Data-parallel: `torchrun --nproc-per-node N -m passk finetune ...` (gloo on CPU,
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from passk.cli import train_command
-from passk.cli.output import training_progress
 from passk.errors import InputError
 
 
@@ -99,8 +97,6 @@ def run(args: argparse.Namespace) -> int:
     from passk.training.finetune import finetune, resume_config
 
     if args.resume:
-        if args.out and Path(args.out) != Path(args.resume):
-            raise InputError("--resume DIR continues DIR: leave --out out or give the same DIR")
         # Settings given beside --resume must agree with the checkpoint's; the rest are its own.
         given = {
             "model": args.model and str(args.model),
@@ -110,21 +106,9 @@ def run(args: argparse.Namespace) -> int:
             "valid_fraction": args.valid_fraction,
             "seed": args.seed,
         }
-        config, out = resume_config(args.resume, given), args.resume
+        config = resume_config(train_command.resumed(args), given)
     else:
         if not args.out:
             raise InputError("passk finetune needs --out DIR (or --resume DIR)")
-        config, out = config_from_args(args), args.out
-    with training_progress(not args.no_progress) as on_row:
-        summary = finetune(
-            config,
-            out,
-            resume=bool(args.resume),
-            device=args.device,
-            compile=args.compile,
-            time_budget=args.time_budget,
-            stop_after=args.stop_after,
-            on_row=on_row,
-        )
-    train_command.print_summary(summary, out, "finetune")
-    return 0
+        config = config_from_args(args)
+    return train_command.run_training(finetune, config, args, "finetune")

@@ -157,19 +157,31 @@ def run(args: argparse.Namespace) -> int:
     from passk.training.trainer import IDENTITY, resume_config, train
 
     if args.resume:
-        if args.out and Path(args.out) != Path(args.resume):
-            raise InputError("--resume DIR continues DIR: leave --out out or give the same DIR")
         # Settings given beside --resume must agree with the checkpoint's; those not given
         # are the checkpoint's own.
         given = {name: getattr(args, name) for name in IDENTITY}
         given.update(data=_text(args.data), tokenizer=_text(args.tokenizer))
-        config, out = resume_config(args.resume, given), args.resume
+        config = resume_config(resumed(args), given)
     else:
         if not args.out:
             raise InputError("passk train needs --out DIR (or --resume DIR)")
-        config, out = config_from_args(args), args.out
+        config = config_from_args(args)
+    return run_training(train, config, args, "train")
+
+
+def resumed(args: argparse.Namespace) -> str:
+    """The run directory of --resume DIR, which --out may only repeat."""
+    if args.out and Path(args.out) != Path(args.resume):
+        raise InputError("--resume DIR continues DIR: leave --out out or give the same DIR")
+    return str(args.resume)
+
+
+def run_training(function: Any, config: Any, args: argparse.Namespace, command: str) -> int:
+    """Run `passk.training.trainer.train` or `passk.training.finetune.finetune` with the
+    options every training command has, a progress bar, and the outcome printed."""
+    out = args.resume or args.out
     with training_progress(not args.no_progress) as on_row:
-        summary = train(
+        summary = function(
             config,
             out,
             resume=bool(args.resume),
@@ -179,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
             stop_after=args.stop_after,
             on_row=on_row,
         )
-    print_summary(summary, out, "train")
+    print_summary(summary, out, command)
     return 0
 
 

@@ -684,6 +684,8 @@ def _open_session(
 
     rt.autocast = _autocast_dtype(job.config.dtype, rt.device)
     checkpoint = _find_checkpoint(out, job.config_file) if resume else None
+    if resume and checkpoint is None:
+        raise InputError(f"{out}: no checkpoint to resume from")
     raw = job.model(checkpoint)
     model = _place(raw, rt)
     optimizer = _optimizer(raw, job.config, job.plan.lr, rt)

@@ -1,6 +1,6 @@
 """Training throughput: passk's training step against a bare PyTorch loop, and MFU.
 
-For each preset, builds the model the way `passk train` does (`trainer._build_model`: the
+For each preset, builds the model the way `passk train` does (`trainer._pretraining_model`: the
 preset's `LlamaConfig` at vocabulary `--vocab`, fp32 weights, seeded) and measures, in one run
 on one device, training tokens per second two ways:
 
@@ -56,7 +56,7 @@ DEFAULTS = {  # device: presets, steps, micro-batch
 
 
 class SyntheticTokenizer:
-    """What `_build_model` asks of a tokenizer: its size and the special tokens' ids."""
+    """What `_pretraining_model` asks of a tokenizer: its size and the special tokens' ids."""
 
     def __init__(self, vocab: int) -> None:
         self.vocab = vocab
@@ -128,14 +128,16 @@ def measure(preset: str, args: argparse.Namespace, rt: Any, scratch: Path) -> di
     the_plan = trainer.plan(config, 1)
     total = args.warmup + args.steps
     tokens = np.random.default_rng(0).integers(
-        0, args.vocab, total * the_plan.windows_per_step * the_plan.context + 1, dtype=np.uint16
+        0, args.vocab, total * the_plan.examples_per_step * the_plan.context + 1, dtype=np.uint16
     )
     tokens.tofile(scratch / f"{preset}.bin")
-    windows = trainer.TokenWindows(scratch / f"{preset}.bin", "uint16", the_plan.context, 0)
+    windows = trainer.TokenWindows(scratch / f"{preset}.bin", "uint16", the_plan.context)
+    order = trainer.EpochOrder(windows.count, 0)
 
-    model, raw = trainer._build_model(config, SyntheticTokenizer(args.vocab), the_plan, rt, None)
+    raw = trainer._pretraining_model(config, SyntheticTokenizer(args.vocab), the_plan, None)
+    model = trainer._place(raw, rt)
     bare = copy.deepcopy(raw)  # the same weights, trained separately
-    optimizer = trainer._optimizer(raw, config, rt)
+    optimizer = trainer._optimizer(raw, config, the_plan.lr, rt)
     fused = {"fused": True} if rt.device.type == "cuda" else {}
     bare_optimizer = torch.optim.AdamW(
         bare.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps,
@@ -147,20 +149,19 @@ def measure(preset: str, args: argparse.Namespace, rt: Any, scratch: Path) -> di
         bare_model = bare
 
     def passk_step(step: int) -> None:
-        trainer._step(model, optimizer, windows, the_plan, config, rt, step, total)
+        trainer._step(model, optimizer, windows, order, the_plan, config, rt, step, total)
 
     mb, acc = config.micro_batch, the_plan.accumulation
     batches = [
-        windows.batch(range(i * mb, (i + 1) * mb)).to(rt.device)
-        for i in range(total * acc)
-    ]  # fmt: skip
+        windows.batch(range(i * mb, (i + 1) * mb)).to(rt.device) for i in range(total * acc)
+    ]  # fmt: skip: the same windows in place, not in the step's order
     autocast = torch.autocast(rt.device.type, dtype=rt.autocast, enabled=rt.autocast is not None)
 
     def bare_step(step: int) -> None:
         for batch in batches[step * acc : (step + 1) * acc]:
             with autocast:
-                logits = bare_model(input_ids=batch[:, :-1], use_cache=False).logits
-            loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
+                logits = bare_model(input_ids=batch.input_ids, use_cache=False).logits
+            loss = F.cross_entropy(logits.float().flatten(0, 1), batch.labels.flatten())
             (loss / acc).backward()
         bare_optimizer.step()
         bare_optimizer.zero_grad(set_to_none=True)

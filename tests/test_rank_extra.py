@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from passk.analysis import backtranslation
-from passk.analysis.docstrings import prompt_docstring
 from passk.analysis.examples import docstring_examples
 from passk.analysis.ranking import examples_score, field_score, rank_curves
 from passk.benchmarks import Benchmark
+from passk.benchmarks.docstrings import prompt_docstring
 from passk.cli import rank_command
 from passk.errors import InputError
 from passk.execution import Limits
@@ -315,7 +315,8 @@ def test_cli_back_translation_errors(tmp_path: Path) -> None:
 def test_doctests() -> None:
     import doctest
 
-    from passk.analysis import docstrings, examples, ranking
+    from passk.analysis import examples, ranking
+    from passk.benchmarks import docstrings
 
     for module in (backtranslation, docstrings, examples, ranking):
         result = doctest.testmod(module)

@@ -24,6 +24,7 @@ from passk.analysis.ranking import (
     rank_curves,
 )
 from passk.benchmarks import Problem, get_benchmark
+from passk.benchmarks.docstrings import TEMPLATE
 from passk.errors import InputError
 from passk.evaluation import StartCallback, open_pool
 from passk.execution import Job
@@ -119,4 +120,4 @@ def add_back_translation(
         scored = backtranslation.add_back_translation(rows, problems, backend.score)
     finally:
         backend.close()
-    return {"model": model, "template": backtranslation.TEMPLATE, "texts_scored": scored}
+    return {"model": model, "template": TEMPLATE, "texts_scored": scored}

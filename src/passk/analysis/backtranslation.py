@@ -2,15 +2,12 @@
 2021, sections 3.3 and 6, Figure 7).
 
 The paper scores each sample with Codex-D, a model fine-tuned to write a docstring from code,
-and picks the sample whose code makes the problem's docstring most likely. passk asks a plain
-causal LM (by default the run's own model) the same question with this template:
-
-    <prompt without its docstring><completion>       (the sample's code, stripped at its end)
-    <two blank lines>
-    # The docstring of <entry_point>, written for the code above:
-    \"\"\"                                            <- the prompt scored against ends here
-    <the docstring, dedented>
-    \"\"\"                                            <- the continuation ends here
+and picks the sample whose code makes the problem's docstring most likely. passk asks a causal
+LM (by default the run's own model; a docstring model made by `passk finetune --task
+docstring` with `--docstring-model`) the same question, in the template of
+`passk.benchmarks.docstrings` that such a model is trained on: the sample's code without the
+docstring, a comment that asks for the docstring of the entry point, and the docstring with
+its closing quotes as the continuation.
 
 The score is the sum of the log-probabilities of the continuation's tokens (the docstring and
 its closing quotes). The continuation is the same for every sample of a problem, so its sum
@@ -25,16 +22,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from passk.analysis.docstrings import find_docstring, prompt_docstring, without_docstring
 from passk.benchmarks import Problem
+from passk.benchmarks.docstrings import (
+    code_without_docstring,
+    docstring_question,
+    find_docstring,
+    without_docstring,
+)
 from passk.errors import InputError
 
 FIELD = "back_translation_logp"
 """The results-row field that `add_back_translation` fills in."""
-
-HEADER = '\n\n\n# The docstring of {entry_point}, written for the code above:\n"""\n'
-FOOTER = '\n"""'
-TEMPLATE = "<code>" + HEADER.replace("{entry_point}", "<entry_point>") + "<docstring>" + FOOTER
 
 ScoreText = Callable[[Sequence[str], Sequence[str]], list[float]]
 """(prompts, continuations) -> each continuation's summed log-probability given its prompt,
@@ -49,7 +47,7 @@ def sample_code(problem: Problem, row: Mapping[str, Any]) -> str:
     'def f():\\n    return 1\\n'
     """
     if isinstance(row.get("completion"), str):
-        return without_docstring(problem.prompt, prompt_docstring(problem)) + row["completion"]
+        return code_without_docstring(problem, row["completion"])
     solution = row.get("solution")
     if not isinstance(solution, str):
         raise InputError(f"{row.get('task_id')}: a results row without 'completion' or 'solution'")
@@ -59,8 +57,7 @@ def sample_code(problem: Problem, row: Mapping[str, Any]) -> str:
 
 def back_translation_pair(problem: Problem, row: Mapping[str, Any]) -> tuple[str, str]:
     """(prompt, continuation) whose score is the sample's back-translation log-probability."""
-    prompt = sample_code(problem, row).rstrip() + HEADER.format(entry_point=problem.entry_point)
-    return prompt, prompt_docstring(problem).text + FOOTER
+    return docstring_question(problem, sample_code(problem, row))
 
 
 def add_back_translation(

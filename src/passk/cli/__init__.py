@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         bleu_command,
         corpus_command,
         evaluate_command,
+        finetune_command,
         generate_command,
         mine_command,
         problems_command,
@@ -87,5 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     bleu_command.register(commands)
     report_command.register(commands)
     train_command.register(commands)
+    finetune_command.register(commands)
     scaling_command.register(commands)
     return parser

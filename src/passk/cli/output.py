@@ -196,7 +196,7 @@ def training_progress(enabled: bool) -> Iterator[Callable[[dict[str, Any]], None
             if row.get("event") == "start":
                 print(_start_line(row), file=sys.stderr)
             elif "valid_loss" in row:
-                print(f"step {row['step']}: valid loss {row['valid_loss']:.4f}", file=sys.stderr)
+                print(_validation_line(row), file=sys.stderr)
 
         yield plain
         return
@@ -218,7 +218,7 @@ def training_progress(enabled: bool) -> Iterator[Callable[[dict[str, Any]], None
             progress.console.print(_start_line(row), markup=False)
             progress.update(task, completed=row["start_step"], total=row["total_steps"])
         elif "valid_loss" in row:
-            progress.console.print(f"step {row['step']}: valid loss {row['valid_loss']:.4f}")
+            progress.console.print(_validation_line(row), markup=False)
         else:
             progress.update(
                 task,
@@ -233,10 +233,28 @@ def training_progress(enabled: bool) -> Iterator[Callable[[dict[str, Any]], None
 
 
 def _start_line(row: dict[str, Any]) -> str:
+    if "task" in row:  # fine-tuning
+        too_long = row["train_too_long"] + row["valid_too_long"]
+        what = (
+            f"fine-tuning {row['model']} ({row['task']}): {row['parameters']:,} parameters, "
+            f"{row['train_problems']:,} training and {row['valid_problems']:,} validation "
+            f"problems ({too_long:,} longer than the context of {row['context']} left out), "
+            f"{row['examples_per_step']} problems/step, peak lr {row['lr']:.3g}"
+        )
+    else:
+        what = (
+            f"{row['preset']}: {row['parameters']:,} parameters "
+            f"({row['non_embedding_parameters']:,} non-embedding), context {row['context']}, "
+            f"{row['tokens_per_step']:,} tokens/step"
+        )
     return (
-        f"{row['preset']}: {row['parameters']:,} parameters "
-        f"({row['non_embedding_parameters']:,} non-embedding), context {row['context']}, "
-        f"{row['tokens_per_step']:,} tokens/step ({row['accumulation']} accumulation x "
-        f"{row['world_size']} processes), {row['device']}, {row['autocast']}, "
-        f"steps {row['start_step']}..{row['total_steps']}"
+        f"{what} ({row['accumulation']} accumulation x {row['world_size']} processes), "
+        f"{row['device']}, {row['autocast']}, steps {row['start_step']}..{row['total_steps']}"
     )
+
+
+def _validation_line(row: dict[str, Any]) -> str:
+    line = f"step {row['step']}: valid loss {row['valid_loss']:.4f}"
+    if "best_valid_loss" in row:
+        line += f" (best {row['best_valid_loss']:.4f} at step {row['best_step']})"
+    return line

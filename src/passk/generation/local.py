@@ -22,9 +22,7 @@ from transformers.utils import logging as hf_logging
 from passk.errors import InputError
 from passk.generation import sampling
 from passk.generation.types import Completion, SampleRequest, SamplingParams
-
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
-CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "seq_length", "max_seq_len")
+from passk.records.modeldir import check_model_dir, context_window, load_pretrained
 
 
 class LocalBackend:
@@ -46,12 +44,12 @@ class LocalBackend:
         self.model_id = self.path.resolve().name
         self.batch_size = batch_size
         self.token_healing = token_healing
-        config = _load(AutoConfig, self.path)
+        config = load_pretrained(AutoConfig, self.path)
         if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
             raise InputError(
                 f"{self.path} holds a {config.model_type!r} model, not a causal language model"
             )
-        self.tokenizer = _load(AutoTokenizer, self.path)
+        self.tokenizer = load_pretrained(AutoTokenizer, self.path)
         self.device = _device(device)
         self.model = _load_model(self.path, config, self.device, dtype)
         self.eos_ids = end_of_text_ids(self.model, self.tokenizer)
@@ -159,29 +157,6 @@ def _continuation_logprobs(model: Any, pairs: list[tuple[list[int], list[int]]])
         return totals
 
 
-def check_model_dir(path: Path) -> None:
-    """Raise an InputError naming what a model directory lacks."""
-    if not path.exists():
-        raise InputError(f"model directory {path} does not exist")
-    if not path.is_dir():
-        raise InputError(f"{path} is not a directory (a Hugging Face model directory is)")
-    if not (path / "config.json").is_file():
-        raise InputError(f"model directory {path} has no config.json")
-    if not any(path.glob("*.safetensors")):
-        raise InputError(f"model directory {path} has no safetensors weights (*.safetensors)")
-    if not any((path / name).is_file() for name in TOKENIZER_FILES):
-        raise InputError(f"model directory {path} has no tokenizer (tokenizer.json or similar)")
-
-
-def _load(auto: Any, path: Path, **kwargs: Any) -> Any:
-    """`auto.from_pretrained` from the directory alone, its errors turned into one line."""
-    try:
-        return auto.from_pretrained(path, local_files_only=True, **kwargs)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"cannot load {path}: {first_line}") from e
-
-
 def _device(name: str | None) -> torch.device:
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -200,7 +175,9 @@ def _load_model(path: Path, config: Any, device: torch.device, dtype: Any) -> An
     elif isinstance(dtype, str) and dtype != "auto":
         dtype = _torch_dtype(dtype)
     with _quiet_loading():
-        model = _load(AutoModelForCausalLM, path, config=config, dtype=dtype, use_safetensors=True)
+        model = load_pretrained(
+            AutoModelForCausalLM, path, config=config, dtype=dtype, use_safetensors=True
+        )
     try:
         model = model.to(device)
     except (RuntimeError, AssertionError) as e:  # an unknown or absent device
@@ -233,14 +210,3 @@ def end_of_text_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     configured = getattr(model.generation_config, "eos_token_id", None)
     ids = configured if isinstance(configured, list) else [configured]
     return frozenset(i for i in [*ids, tokenizer.eos_token_id] if i is not None)
-
-
-def context_window(config: Any, tokenizer: Any, path: Path) -> int:
-    text_config = config.get_text_config()
-    for key in CONTEXT_KEYS:
-        if isinstance(value := getattr(text_config, key, None), int):
-            return value
-    # Tokenizers without a limit report a huge sentinel (1e30).
-    if isinstance(limit := getattr(tokenizer, "model_max_length", None), int) and limit < 10**9:
-        return limit
-    raise InputError(f"{path}: config.json does not give the context window ({CONTEXT_KEYS[0]})")

@@ -1,23 +1,32 @@
-"""Pretraining a code model on a tokenized corpus: the recipe of Chen et al. (2021), section 3.
+"""Training a code model: the recipe of Chen et al. (2021), section 3, and the loop that
+pretraining (`train`, here) and fine-tuning (`passk.training.finetune`) share.
 
 AdamW (β1 0.9, β2 0.95, ε 1e-8, weight decay 0.1 on matrices only), a linear warmup (the paper
 uses 175 steps) then cosine decay to a tenth of the peak, gradient clipping at 1.0, gradient
-accumulation to a batch fixed in tokens, bf16 autocast where the device has fast bf16.
+accumulation to a batch fixed in examples, bf16 autocast where the device has fast bf16.
 
-Data order is a function of the step alone: the token array is cut into windows of
-`context + 1` tokens, each epoch visits them in a permutation seeded by (seed, epoch), and
-optimizer step `s` takes global windows `s*G .. s*G+G-1`. So the data position needs no
-bookkeeping beyond the step, a resumed run sees exactly the windows an uninterrupted run
-would, and data-parallel processes split a step's windows between them (micro-batch `m` of
-rank `r` is global micro-batch `m*world + r`): two processes with one micro-batch each compute
-the same step as one process accumulating two.
+A run is a `Job`: its examples, its starting model, its schedule (`Plan`) and whether it keeps
+the best validation's weights. Pretraining's examples are windows of `context + 1` tokens cut
+from a token array, every position a target; fine-tuning's are problems, left-padded, with the
+loss on the solution only (each `Batch` carries labels that are `IGNORE` where no loss is
+taken). The loss of a step is the mean over the step's target tokens, whichever micro-batch or
+process holds them.
+
+Data order is a function of the step alone: each epoch visits the examples in a permutation
+seeded by (seed, epoch), and optimizer step `s` takes global examples `s*G .. s*G+G-1`, sorted
+by length (so that micro-batches of similar lengths need little padding). So the data position
+needs no bookkeeping beyond the step, a resumed run sees exactly the examples an uninterrupted
+run would, and data-parallel processes split a step's examples between them (micro-batch `m`
+of rank `r` is global micro-batch `m*world + r`): two processes with one micro-batch each
+compute the same step as one process accumulating two.
 
 The output directory is a Hugging Face model directory once training ends (config.json,
 model.safetensors, tokenizer files). While training, `checkpoint/` inside it holds the latest
 checkpoint, itself a loadable model directory plus `trainer_state.pt` (optimizer, schedule,
-step, RNG states). A new checkpoint is written beside it and swapped in by renames, so a crash
-or a full disk leaves the last good one intact. `train_log.jsonl` has one row per step and one
-per validation; `summary.json` and `loss_curve.png` are written at the end.
+step, RNG states; for a run that keeps its best validation, that validation's loss and, in
+`best.safetensors`, its weights). A new checkpoint is written beside it and swapped in by
+renames, so a crash or a full disk leaves the last good one intact. `train_log.jsonl` has one
+row per step and one per validation; `summary.json` and `loss_curve.png` are written at the end.
 """
 
 from __future__ import annotations
@@ -30,10 +39,10 @@ import random
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar, Protocol, TypeVar
 
 from passk.errors import InputError, Interrupted, OutputError
 from passk.records.files import complete_directory, replace_directory, write_text_atomic
@@ -42,6 +51,7 @@ from passk.training.tokenized import read_stats
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer_state.pt"
+BEST_FILE = "best.safetensors"  # in a checkpoint: the weights of the best validation so far
 CONFIG_FILE = "train_config.json"
 LOG_FILE = "train_log.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -51,6 +61,71 @@ DTYPES = ("auto", "bf16", "fp32")
 EXPORT_DTYPES = ("float32", "bfloat16")
 # The settings that make a run what it is: given beside --resume, they must be the checkpoint's.
 IDENTITY = ("preset", "data", "tokenizer", "tokens", "context", "seed")
+IGNORE = -100  # the label of a position that takes no loss (cross_entropy's ignore_index)
+C = TypeVar("C")
+
+
+class Recipe(Protocol):
+    """The settings the loop reads, which pretraining's and fine-tuning's configs both have
+    (and save as JSON: both are dataclasses)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    micro_batch: int
+    warmup_steps: int
+    min_lr_ratio: float
+    weight_decay: float
+    beta1: float
+    beta2: float
+    eps: float
+    clip: float
+    eval_interval: int
+    checkpoint_interval: int
+    seed: int
+    dtype: str
+    export_dtype: str
+
+
+def check_whole_numbers(settings: Iterable[tuple[str, Any, int]]) -> None:
+    """(flag, value, least allowed) for settings that must be whole numbers."""
+    for flag, value, low in settings:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InputError(f"{flag} must be a whole number of at least {low}, got {value!r}")
+
+
+def check_numbers(settings: Iterable[tuple[str, Any, Callable[[float], bool], str]]) -> None:
+    """(flag, value, test, what the test asks) for settings that must be finite numbers."""
+    for flag, number, ok, what in settings:
+        real = isinstance(number, int | float) and not isinstance(number, bool)
+        if not (real and math.isfinite(number) and ok(number)):
+            raise InputError(f"{flag} must be {what}, got {number!r}")
+
+
+def check_recipe(config: Recipe) -> None:
+    """The checks of the settings every run has: batching, schedule, optimizer, dtypes."""
+    check_whole_numbers(
+        (
+            ("--micro-batch", config.micro_batch, 1),
+            ("--warmup-steps", config.warmup_steps, 0),
+            ("--eval-interval", config.eval_interval, 1),
+            ("--checkpoint-interval", config.checkpoint_interval, 1),
+        )
+    )
+    check_numbers(
+        (
+            ("--min-lr-ratio", config.min_lr_ratio, lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("--weight-decay", config.weight_decay, lambda v: v >= 0, "0 or more"),
+            ("beta1", config.beta1, lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("beta2", config.beta2, lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("eps", config.eps, lambda v: v > 0, "positive"),
+            ("--clip", config.clip, lambda v: v > 0, "positive"),
+        )
+    )
+    if config.dtype not in DTYPES:
+        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
+    if config.export_dtype not in EXPORT_DTYPES:
+        raise InputError(
+            f"--export-dtype must be one of {', '.join(EXPORT_DTYPES)}, got {config.export_dtype!r}"
+        )
 
 
 @dataclass
@@ -81,120 +156,157 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         get_preset(self.preset)
-        for flag, value, low in (
-            ("--tokens", self.tokens, 1),
-            ("--batch-tokens", self.batch_tokens, 1),
-            ("--micro-batch", self.micro_batch, 1),
-            ("--warmup-steps", self.warmup_steps, 0),
-            ("--eval-interval", self.eval_interval, 1),
-            ("--eval-tokens", self.eval_tokens, 1),
-            ("--checkpoint-interval", self.checkpoint_interval, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InputError(f"{flag} must be a whole number of at least {low}, got {value!r}")
+        check_whole_numbers(
+            (
+                ("--tokens", self.tokens, 1),
+                ("--batch-tokens", self.batch_tokens, 1),
+                ("--eval-tokens", self.eval_tokens, 1),
+            )
+        )
         if self.context is not None and (not isinstance(self.context, int) or self.context < 2):
             raise InputError(f"--context must be at least 2, got {self.context!r}")
-        checks: tuple[tuple[str, Any, Callable[[float], bool], str], ...] = (
-            ("--lr", self.lr, lambda v: v > 0, "positive"),
-            ("--min-lr-ratio", self.min_lr_ratio, lambda v: 0 <= v <= 1, "in [0, 1]"),
-            ("--weight-decay", self.weight_decay, lambda v: v >= 0, "0 or more"),
-            ("beta1", self.beta1, lambda v: 0 <= v < 1, "in [0, 1)"),
-            ("beta2", self.beta2, lambda v: 0 <= v < 1, "in [0, 1)"),
-            ("eps", self.eps, lambda v: v > 0, "positive"),
-            ("--clip", self.clip, lambda v: v > 0, "positive"),
-        )
-        for flag, number, ok, what in checks:
-            real = isinstance(number, int | float) and not isinstance(number, bool)
-            if not (real and math.isfinite(number) and ok(number)):
-                raise InputError(f"{flag} must be {what}, got {number!r}")
-        if self.dtype not in DTYPES:
-            raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.export_dtype not in EXPORT_DTYPES:
-            raise InputError(
-                f"--export-dtype must be one of {', '.join(EXPORT_DTYPES)}, "
-                f"got {self.export_dtype!r}"
-            )
+        check_numbers((("--lr", self.lr, lambda v: v > 0, "positive"),))
+        check_recipe(self)
 
     @classmethod
     def from_dict(cls, row: dict[str, Any], *, where: str = "train config") -> TrainConfig:
         """The config saved as JSON; a key it does not know is an error, not dropped."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(row) - known)
-        if unknown:
-            raise InputError(f"{where}: unknown settings {', '.join(unknown)}")
-        return cls(**row)
+        return config_from_dict(cls, row, where)
+
+
+def config_from_dict(cls: type[C], row: dict[str, Any], where: str) -> C:
+    """A config dataclass from its saved JSON; a key it does not know is an error."""
+    unknown = sorted(set(row) - {f.name for f in fields(cls)})  # type: ignore[arg-type]
+    if unknown:
+        raise InputError(f"{where}: unknown settings {', '.join(unknown)}")
+    return cls(**row)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The step arithmetic of a run on a given number of processes."""
+    """The step arithmetic and learning-rate schedule of a run on a given number of processes."""
 
     context: int
-    windows_per_step: int  # G: windows of context+1 tokens per optimizer step, all processes
+    examples_per_step: int  # G: examples per optimizer step, over all processes
     accumulation: int  # micro-batches per process per step
     steps: int
     warmup_steps: int
+    lr: float  # the peak
+    min_lr_ratio: float
 
     @property
     def tokens_per_step(self) -> int:
-        return self.windows_per_step * self.context
+        """Pretraining's: every example is a window of `context` predicted tokens."""
+        return self.examples_per_step * self.context
+
+    def learning_rate(self, step: int, total: int) -> float:
+        """Linear warmup to the peak over warmup_steps, then cosine decay to min_lr_ratio·peak
+        at step `total`."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / max(1, total - self.warmup_steps))
+        floor = self.lr * self.min_lr_ratio
+        return floor + (self.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def batching(wanted: float, micro_batch: int, world: int) -> tuple[int, int]:
+    """(accumulation, examples per step): the micro-batches per process that come nearest to
+    `wanted` examples a step, at least one."""
+    per_micro = micro_batch * world
+    accumulation = max(1, round(wanted / per_micro))
+    return accumulation, accumulation * per_micro
+
+
+def warmup_for(config: Recipe, steps: int) -> int:
+    """The paper's 175 warmup steps (config.warmup_steps), but never more than a quarter of a
+    short run."""
+    return min(config.warmup_steps, max(1, steps // 4))
 
 
 def plan(config: TrainConfig, world: int) -> Plan:
     context = config.context or get_preset(config.preset).context
-    per_micro = config.micro_batch * world
-    accumulation = max(1, round(config.batch_tokens / (context * per_micro)))
-    windows = accumulation * per_micro
+    accumulation, windows = batching(config.batch_tokens / context, config.micro_batch, world)
     steps = max(1, math.ceil(config.tokens / (windows * context)))
-    # The paper's 175 warmup steps, but never more than a quarter of a short run.
-    warmup = min(config.warmup_steps, max(1, steps // 4))
-    return Plan(context, windows, accumulation, steps, warmup)
+    return Plan(
+        context, windows, accumulation, steps, warmup_for(config, steps), config.lr,
+        config.min_lr_ratio,
+    )  # fmt: skip
 
 
-def learning_rate(config: TrainConfig, step: int, warmup: int, total: int) -> float:
-    """Linear warmup to the peak over `warmup` steps, then cosine decay to min_lr_ratio·peak."""
-    if step < warmup:
-        return config.lr * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    floor = config.lr * config.min_lr_ratio
-    return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+@dataclass
+class Batch:
+    """The rows of one forward pass, and at each position the token to predict."""
+
+    input_ids: Any  # [rows, length]
+    labels: Any  # [rows, length]: the next token, or IGNORE where no loss is taken
+    attention_mask: Any = None  # [rows, length]: 1 on tokens, 0 on padding; None: no padding
+    position_ids: Any = None  # [rows, length]: each token's place in its own example
+
+    def to(self, device: Any) -> Batch:
+        parts = (self.input_ids, self.labels, self.attention_mask, self.position_ids)
+        return Batch(*(None if t is None else t.to(device, non_blocking=True) for t in parts))
+
+
+class Examples(Protocol):
+    """A training or validation set as the loop sees it: `count` examples, by index."""
+
+    count: int
+
+    def sizes(self, index: int) -> tuple[int, int]:
+        """(positions fed to the model, positions that take a loss) of one example."""
+        ...
+
+    def batch(self, indices: Sequence[int]) -> Batch:
+        """The examples `indices` as one batch."""
+        ...
+
+
+class EpochOrder:
+    """Global example number -> example index: each epoch, a permutation of the `count`
+    examples seeded by (seed, epoch)."""
+
+    def __init__(self, count: int, seed: int) -> None:
+        import numpy as np
+
+        self.count, self.seed = count, seed
+        self._epoch, self._order = -1, np.arange(0)
+
+    def __call__(self, number: int) -> int:
+        import numpy as np
+
+        epoch, i = divmod(number, self.count)
+        if epoch != self._epoch:
+            self._order = np.random.default_rng([self.seed, epoch]).permutation(self.count)
+            self._epoch = epoch
+        return int(self._order[i])
 
 
 class TokenWindows:
-    """Windows of `context + 1` tokens cut from a flat token array, in per-epoch permutations."""
+    """Pretraining's examples: window `i` is tokens `i*context .. (i+1)*context` of a flat
+    token array (context + 1 tokens, the last one overlapping the next window's first)."""
 
-    def __init__(self, path: Path, dtype: str, context: int, seed: int) -> None:
+    def __init__(self, path: Path, dtype: str, context: int) -> None:
         import numpy as np
 
         self.tokens = np.memmap(path, dtype=dtype, mode="r")
-        self.context, self.seed = context, seed
+        self.context = context
         self.count = (len(self.tokens) - 1) // context
         if self.count < 1:
             raise InputError(
                 f"{path}: {len(self.tokens)} tokens, fewer than one window of {context + 1}"
             )
-        self._epoch, self._order = -1, np.arange(0)
 
-    def window(self, index: int) -> Any:
-        import numpy as np
+    def sizes(self, index: int) -> tuple[int, int]:
+        return self.context, self.context
 
-        epoch, i = divmod(index, self.count)
-        if epoch != self._epoch:
-            self._order = np.random.default_rng([self.seed, epoch]).permutation(self.count)
-            self._epoch = epoch
-        start = int(self._order[i]) * self.context
-        return self.tokens[start : start + self.context + 1]
-
-    def batch(self, indices: range | list[int], *, in_order: bool = False) -> Any:
-        """Windows `indices` as one int64 tensor: of the epochs' permutations, or with
-        in_order the array's own windows in place (validation)."""
+    def batch(self, indices: Sequence[int]) -> Batch:
         import numpy as np
         import torch
 
         c = self.context
-        pick = (lambda j: self.tokens[j * c : (j + 1) * c + 1]) if in_order else self.window
-        rows = np.stack([pick(i) for i in indices]).astype(np.int64)
-        return torch.from_numpy(rows)
+        rows = np.stack([self.tokens[i * c : (i + 1) * c + 1] for i in indices]).astype(np.int64)
+        windows = torch.from_numpy(rows)  # [rows, context + 1]
+        return Batch(windows[:, :-1], windows[:, 1:])
 
 
 @dataclass
@@ -230,15 +342,69 @@ def train(
     so that the run ends, decayed and saved, within the budget; `stop_after` stops (with a
     checkpoint) after that many steps of this invocation, for staged runs.
     """
+    out = Path(out)
+    resolved = _resolve_config(config, out, resume)
+    return run(
+        lambda rt: pretraining_job(resolved, rt),
+        out,
+        resume=resume,
+        device=device,
+        compile=compile,
+        time_budget=time_budget,
+        stop_after=stop_after,
+        on_row=on_row,
+    )
+
+
+@dataclass
+class Job:
+    """What a run trains and keeps: `train` and fine-tuning each describe theirs, and `run`
+    drives it through the one loop."""
+
+    config: Recipe  # saved in every model directory written, as config_file
+    config_file: str
+    plan: Plan
+    train: Examples
+    valid: Examples | None
+    valid_indices: Sequence[int]  # the validation examples that each validation runs over
+    # The model in float32 on the CPU: loaded from a checkpoint directory, or (None) the start.
+    model: Callable[[Path | None], Any]
+    tokenizer_dir: Path  # whose tokenizer files go into every model directory written
+    meta: dict[str, Any]  # what the start row and the summary say about the run
+    # Stop after this many validations without a new best, and export the best one's weights
+    # rather than the last; None: run the whole schedule and export its end.
+    patience: int | None = None
+    final_files: Sequence[Path] = ()  # copied into the final model directory as they are
+
+
+def run(
+    make_job: Callable[[Runtime], Job],
+    out: str | Path,
+    *,
+    resume: bool = False,
+    device: str = "auto",
+    compile: bool = False,
+    time_budget: float | None = None,
+    stop_after: int | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the job that `make_job` describes for this process (see `train` for the options);
+    return the summary."""
     import torch
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     out = Path(out)
-    config = _resolve_config(config, out, resume)
     rt = _runtime(device)
     try:
-        return _train(config, out, rt, resume, compile, time_budget, stop_after, on_row)
+        started = time.monotonic()
+        session = _open_session(make_job(rt), out, rt, resume, compile, on_row)
+        try:
+            _loop(session, started, time_budget, stop_after)
+        finally:
+            if session.log is not None:
+                session.log.close()
+        return _finish(session, started)
     finally:
         if rt.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -246,36 +412,52 @@ def train(
 
 def saved_config(out: str | Path) -> TrainConfig:
     """The settings of the run whose checkpoint is in `out`."""
-    path = _find_checkpoint(Path(out))
+    row, where = saved_settings(out, CONFIG_FILE)
+    return TrainConfig.from_dict(row, where=where)
+
+
+def saved_settings(out: str | Path, config_file: str) -> tuple[dict[str, Any], str]:
+    """The saved settings of the run whose checkpoint is in `out`, and the file they are in."""
+    path = _find_checkpoint(Path(out), config_file)
     if path is None:
         raise InputError(f"{out}: no checkpoint to resume from")
-    where = str(path / CONFIG_FILE)
-    return TrainConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()), where=where)
+    return json.loads((path / config_file).read_text()), str(path / config_file)
 
 
 def resume_config(out: str | Path, given: dict[str, Any] | None = None) -> TrainConfig:
     """The settings of the run in `out`, once those `given` that make a run what it is
     (`IDENTITY`: None means not given) agree with the checkpoint's."""
     saved = saved_config(out)
-    theirs, ours = asdict(saved), given or {}
-    differ = [k for k in IDENTITY if ours.get(k) is not None and ours[k] != theirs[k]]
+    check_same_run(out, asdict(saved), given or {}, IDENTITY)
+    return saved
+
+
+def check_same_run(
+    out: str | Path, saved: dict[str, Any], given: dict[str, Any], identity: Sequence[str]
+) -> None:
+    """Refuse settings given beside --resume (None: not given) that differ from the saved ones."""
+    differ = [k for k in identity if given.get(k) is not None and given[k] != saved[k]]
     if differ:
         raise InputError(
             f"{out}: the checkpoint was trained with different settings "
-            + ", ".join(f"{k}={theirs[k]!r} (asked {ours[k]!r})" for k in differ)
+            + ", ".join(f"{k}={saved[k]!r} (asked {given[k]!r})" for k in differ)
         )
-    return saved
+
+
+def check_new_run(out: Path) -> None:
+    """Refuse to start a run over another run's checkpoint (of any kind)."""
+    if complete_directory(out / CHECKPOINT, lambda path: (path / STATE_FILE).is_file()):
+        raise InputError(
+            f"{out} already holds a checkpoint: continue it with --resume {out}, "
+            "or choose a new --out"
+        )
 
 
 def _resolve_config(config: TrainConfig | None, out: Path, resume: bool) -> TrainConfig:
     if not resume:
         if config is None:
             raise InputError("a training run needs its data, tokenizer, preset and token budget")
-        if _find_checkpoint(out) is not None:
-            raise InputError(
-                f"{out} already holds a checkpoint: continue it with --resume {out}, "
-                "or choose a new --out"
-            )
+        check_new_run(out)
         return config
     return resume_config(out, asdict(config) if config is not None else None)
 
@@ -328,6 +510,36 @@ def _cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+# Pretraining's job ---------------------------------------------------------------------------
+
+
+def pretraining_job(config: TrainConfig, rt: Runtime) -> Job:
+    """Pretraining: windows of the tokenized corpus, a model of the preset built from seed."""
+    stats, tok = _data(config)
+    the_plan = plan(config, rt.world)
+    train_windows, valid_windows = _windows(config, stats["dtype"], the_plan.context)
+    valid_indices: Sequence[int] = ()
+    if valid_windows is not None:
+        valid_indices = range(
+            max(1, min(valid_windows.count, config.eval_tokens // the_plan.context))
+        )
+    return Job(
+        config=config,
+        config_file=CONFIG_FILE,
+        plan=the_plan,
+        train=train_windows,
+        valid=valid_windows,
+        valid_indices=valid_indices,
+        model=lambda checkpoint: _pretraining_model(config, tok, the_plan, checkpoint),
+        tokenizer_dir=Path(config.tokenizer),
+        meta={
+            "preset": config.preset,
+            "tokens_per_step": the_plan.tokens_per_step,
+            "train_tokens_available": len(train_windows.tokens),
+        },
+    )
+
+
 def _data(config: TrainConfig) -> tuple[dict[str, Any], Any]:
     from passk.training.tokenizer import load_tokenizer
 
@@ -356,226 +568,22 @@ def _data(config: TrainConfig) -> tuple[dict[str, Any], Any]:
     return stats, tok
 
 
-@dataclass
-class _Session:
-    """One invocation of training: the model, its optimizer and data, and where it stands."""
-
-    config: TrainConfig
-    out: Path
-    rt: Runtime
-    plan: Plan
-    tok: Any
-    model: Any  # what the steps call: the raw model, compiled or wrapped in DDP
-    raw: Any  # the model itself, for saving
-    optimizer: Any
-    train: TokenWindows
-    valid: TokenWindows | None
-    meta: dict[str, Any]
-    step: int = 0
-    total_steps: int = 0
-    tokens: int = 0
-    ran: int = 0  # steps this invocation
-    last_valid: float | None = None
-    log: IO[str] | None = None
-    on_row: Callable[[dict[str, Any]], None] | None = None
-
-    def emit(self, row: dict[str, Any]) -> None:
-        if self.log is not None:
-            self.log.write(json.dumps(row) + "\n")
-            self.log.flush()
-        if self.on_row and self.rt.main:
-            self.on_row(row)
-
-
-def _train(
-    config: TrainConfig,
-    out: Path,
-    rt: Runtime,
-    resume: bool,
-    compile: bool,
-    time_budget: float | None,
-    stop_after: int | None,
-    on_row: Callable[[dict[str, Any]], None] | None,
-) -> dict[str, Any]:
-    started = time.monotonic()
-    session = _open_session(config, out, rt, resume, compile, on_row)
-    try:
-        _loop(session, started, time_budget, stop_after)
-    finally:
-        if session.log is not None:
-            session.log.close()
-    return _finish(session, started)
-
-
-def _open_session(
-    config: TrainConfig,
-    out: Path,
-    rt: Runtime,
-    resume: bool,
-    compile: bool,
-    on_row: Callable[[dict[str, Any]], None] | None,
-) -> _Session:
-    """Data, model and optimizer, restored from the checkpoint when resuming; the log opened
-    and the start announced."""
-    import torch
-
-    stats, tok = _data(config)
-    the_plan = plan(config, rt.world)
-    rt.autocast = _autocast_dtype(config.dtype, rt.device)
-    train_windows, valid_windows = _windows(config, stats["dtype"], the_plan.context)
-    model, raw = _build_model(config, tok, the_plan, rt, out if resume else None)
-    optimizer = _optimizer(raw, config, rt)
-    step, total_steps, tokens = 0, the_plan.steps, 0
-    if resume:
-        state = _load_state(out, optimizer, rt)
-        step, total_steps, tokens = state["step"], state["total_steps"], state["tokens"]
-        if rt.main:
-            _truncate_log(out / LOG_FILE, step)
-    elif rt.main:
-        _start_log(out, config)
-    if compile:
-        model = torch.compile(model)
-    meta = {
-        "preset": config.preset,
-        **count_parameters(raw),
-        "context": the_plan.context,
-        "tokens_per_step": the_plan.tokens_per_step,
-        "accumulation": the_plan.accumulation,
-        "world_size": rt.world,
-        "device": str(rt.device),
-        "autocast": str(rt.autocast).replace("torch.", "") if rt.autocast else "fp32",
-        "start_step": step,
-        "total_steps": total_steps,
-    }
-    log = open(out / LOG_FILE, "a", encoding="utf-8") if rt.main else None  # noqa: SIM115
-    session = _Session(
-        config, out, rt, the_plan, tok, model, raw, optimizer, train_windows, valid_windows,
-        meta, step, total_steps, tokens, log=log, on_row=on_row,
-    )  # fmt: skip
-    if on_row and rt.main:
-        on_row({"event": "start", **meta})
-    return session
-
-
 def _windows(
     config: TrainConfig, dtype: str, context: int
 ) -> tuple[TokenWindows, TokenWindows | None]:
     """The training windows, and the validation ones where the data has a valid split."""
-    train = TokenWindows(Path(config.data) / "train.bin", dtype, context, config.seed)
+    train = TokenWindows(Path(config.data) / "train.bin", dtype, context)
     valid_path = Path(config.data) / "valid.bin"
     if not (valid_path.is_file() and valid_path.stat().st_size > context + 1):
         return train, None
-    return train, TokenWindows(valid_path, dtype, context, config.seed)
+    return train, TokenWindows(valid_path, dtype, context)
 
 
-def _loop(s: _Session, started: float, time_budget: float | None, stop_after: int | None) -> None:
-    """Steps until the schedule ends, a stop is asked for, or `stop_after` steps ran; a
-    checkpoint every checkpoint_interval steps and whenever it stops."""
-    stop = _StopFlag()
-    timed_from: tuple[float, int] | None = None
-    with stop.installed():
-        while s.step < s.total_steps:
-            _one_step(s)
-            # The time budget: after a few steps (compilation and warm-up excluded) the step
-            # time is known, and the schedule's end is pulled in to fit.
-            if time_budget is not None and s.ran == 3:
-                timed_from = (time.monotonic(), s.step)
-            if time_budget is not None and timed_from and s.step - timed_from[1] == 10:
-                s.total_steps = _fit_budget(
-                    time_budget, started, timed_from, s.step, s.total_steps, s.config, s.plan
-                )
-            if s.step % s.config.eval_interval == 0 or s.step == s.total_steps:
-                _validation(s)
-            done = s.step == s.total_steps
-            stopping = stop.requested or (stop_after is not None and s.ran >= stop_after)
-            if done or stopping or s.step % s.config.checkpoint_interval == 0:
-                _save_checkpoint(
-                    s.raw, s.tok, s.config, s.optimizer, s.out, s.rt, s.step, s.total_steps,
-                    s.tokens,
-                )  # fmt: skip
-            if stopping and not done:
-                if stop.requested:
-                    raise Interrupted(
-                        f"training stopped at step {s.step} of {s.total_steps}; "
-                        f"checkpoint saved: continue with --resume {s.out}"
-                    )
-                return
-
-
-def _one_step(s: _Session) -> None:
-    t0 = time.perf_counter()
-    loss, grad_norm = _step(
-        s.model, s.optimizer, s.train, s.plan, s.config, s.rt, s.step, s.total_steps
-    )
-    s.step += 1
-    s.ran += 1
-    s.tokens += s.plan.tokens_per_step
-    dt = time.perf_counter() - t0
-    s.emit(
-        {
-            "step": s.step,
-            "tokens": s.tokens,
-            "loss": loss,
-            "lr": learning_rate(s.config, s.step - 1, s.plan.warmup_steps, s.total_steps),
-            "grad_norm": grad_norm,
-            "step_s": round(dt, 4),
-            "tokens_per_s": round(s.plan.tokens_per_step / dt, 1),
-            "total_steps": s.total_steps,
-        }
-    )
-
-
-def _validation(s: _Session) -> None:
-    s.last_valid = _validate(s.model, s.valid, s.config, s.plan, s.rt)
-    if s.last_valid is not None:
-        s.emit({"step": s.step, "tokens": s.tokens, "valid_loss": s.last_valid})
-
-
-def _finish(s: _Session, started: float) -> dict[str, Any]:
-    """The run's summary; when the schedule is done, the final model and its plot as well."""
-    elapsed = time.monotonic() - started
-    summary = {
-        **s.meta,
-        "config": asdict(s.config),
-        "steps": s.step,
-        "total_steps": s.total_steps,
-        "complete": s.step == s.total_steps,
-        "tokens": s.tokens,
-        "epochs": round(s.tokens / (s.train.count * s.plan.context), 3),
-        "train_tokens_available": len(s.train.tokens),
-        "final_train_loss": _recent_train_loss(s.out / LOG_FILE) if s.rt.main else None,
-        "final_valid_loss": s.last_valid,
-        "wall_s": round(elapsed, 1),
-        "steps_this_run": s.ran,
-        "tokens_per_s_this_run": round(s.ran * s.plan.tokens_per_step / max(elapsed, 1e-9), 1),
-    }
-    if s.step == s.total_steps and s.rt.main:
-        _export(s.raw, s.tok, s.out, s.config)
-        summary["plot"] = _plot(s.out)
-        write_text_atomic(s.out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-    return summary
-
-
-def _fit_budget(
-    budget: float,
-    started: float,
-    timed_from: tuple[float, int],
-    step: int,
-    total_steps: int,
-    config: TrainConfig,
-    the_plan: Plan,
-) -> int:
-    now = time.monotonic()
-    per_step = (now - timed_from[0]) / (step - timed_from[1])
-    left = budget - (now - started)
-    # Keep a tenth of the budget for validations and checkpoints.
-    fits = step + int(max(0.0, 0.9 * left) / per_step)
-    return max(step + 1, min(total_steps, fits))
-
-
-def _build_model(
-    config: TrainConfig, tok: Any, the_plan: Plan, rt: Runtime, resume_from: Path | None
-) -> tuple[Any, Any]:
+def _pretraining_model(
+    config: TrainConfig, tok: Any, the_plan: Plan, checkpoint: Path | None
+) -> Any:
+    """A model of the preset: initialised from the seed, or the checkpoint's (which must be a
+    model of that preset)."""
     import torch
     from transformers import LlamaForCausalLM
 
@@ -590,10 +598,8 @@ def _build_model(
         pad_token_id=tok.token_to_id(PAD),
         context=the_plan.context,
     )
-    if resume_from is not None:
-        path = _find_checkpoint(resume_from)
-        assert path is not None
-        saved = json.loads((path / "config.json").read_text())
+    if checkpoint is not None:
+        saved = json.loads((checkpoint / "config.json").read_text())
         mine = hf_config.to_dict()
         keys = (
             "hidden_size",
@@ -603,26 +609,251 @@ def _build_model(
             "vocab_size",
         )
         if any(saved.get(k) != mine.get(k) for k in keys):
-            raise InputError(f"{path}: the checkpoint's model is not a {config.preset} model")
-        raw = LlamaForCausalLM.from_pretrained(
-            str(path), dtype=torch.float32, local_files_only=True
+            raise InputError(f"{checkpoint}: the checkpoint's model is not a {config.preset} model")
+        return LlamaForCausalLM.from_pretrained(
+            str(checkpoint), dtype=torch.float32, local_files_only=True
         )
-    else:
-        torch.manual_seed(config.seed)
-        hf_config.dtype = torch.float32
-        raw = LlamaForCausalLM(hf_config)
+    torch.manual_seed(config.seed)
+    hf_config.dtype = torch.float32
+    return LlamaForCausalLM(hf_config)
+
+
+# The loop ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Best:
+    """The best validation so far of a run that keeps it, and how many came after it."""
+
+    loss: float
+    step: int
+    weights: dict[str, Any] | None  # a CPU copy, on the main process only
+    since: int = 0  # validations since, none of them better
+
+
+@dataclass
+class _Session:
+    """One invocation of training: the model, its optimizer and data, and where it stands."""
+
+    job: Job
+    out: Path
+    rt: Runtime
+    model: Any  # what the steps call: the raw model, compiled or wrapped in DDP
+    raw: Any  # the model itself, for saving
+    optimizer: Any
+    order: EpochOrder
+    meta: dict[str, Any]
+    step: int = 0
+    total_steps: int = 0
+    tokens: int = 0
+    ran: int = 0  # steps this invocation
+    ran_tokens: int = 0  # tokens this invocation
+    last_valid: float | None = None
+    best: Best | None = None
+    stopped_early: bool = False
+    log: IO[str] | None = None
+    on_row: Callable[[dict[str, Any]], None] | None = None
+
+    @property
+    def config(self) -> Recipe:
+        return self.job.config
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total_steps or self.stopped_early
+
+    def emit(self, row: dict[str, Any]) -> None:
+        if self.log is not None:
+            self.log.write(json.dumps(row) + "\n")
+            self.log.flush()
+        if self.on_row and self.rt.main:
+            self.on_row(row)
+
+
+def _open_session(
+    job: Job,
+    out: Path,
+    rt: Runtime,
+    resume: bool,
+    compile: bool,
+    on_row: Callable[[dict[str, Any]], None] | None,
+) -> _Session:
+    """Model and optimizer, restored from the checkpoint when resuming; the log opened and the
+    start announced."""
+    import torch
+
+    rt.autocast = _autocast_dtype(job.config.dtype, rt.device)
+    checkpoint = _find_checkpoint(out, job.config_file) if resume else None
+    if resume and checkpoint is None:
+        raise InputError(f"{out}: no checkpoint to resume from")
+    raw = job.model(checkpoint)
+    model = _place(raw, rt)
+    optimizer = _optimizer(raw, job.config, job.plan.lr, rt)
+    session = _Session(
+        job, out, rt, model, raw, optimizer, EpochOrder(job.train.count, job.config.seed), {},
+        total_steps=job.plan.steps, on_row=on_row,
+    )  # fmt: skip
+    if checkpoint is not None:
+        _restore(session, checkpoint)
+        if rt.main:
+            _truncate_log(out / LOG_FILE, session.step)
+    elif rt.main:
+        _start_log(out)
+    if compile:
+        session.model = torch.compile(model)
+    session.meta = {
+        **job.meta,
+        **count_parameters(raw),
+        "context": job.plan.context,
+        "examples_per_step": job.plan.examples_per_step,
+        "accumulation": job.plan.accumulation,
+        "world_size": rt.world,
+        "device": str(rt.device),
+        "autocast": str(rt.autocast).replace("torch.", "") if rt.autocast else "fp32",
+        "start_step": session.step,
+        "total_steps": session.total_steps,
+    }
+    session.log = open(out / LOG_FILE, "a", encoding="utf-8") if rt.main else None  # noqa: SIM115
+    if on_row and rt.main:
+        on_row({"event": "start", **session.meta})
+    return session
+
+
+def _place(raw: Any, rt: Runtime) -> Any:
+    """The model on this process's device in training mode; wrapped in DDP when data-parallel."""
     raw.to(rt.device)
     raw.train()
-    model: Any = raw
-    if rt.world > 1:
-        from torch.nn.parallel import DistributedDataParallel
+    if rt.world == 1:
+        return raw
+    from torch.nn.parallel import DistributedDataParallel
 
-        ids = [rt.device.index] if rt.device.type == "cuda" else None
-        model = DistributedDataParallel(raw, device_ids=ids)
-    return model, raw
+    ids = [rt.device.index] if rt.device.type == "cuda" else None
+    return DistributedDataParallel(raw, device_ids=ids)
 
 
-def _optimizer(raw: Any, config: TrainConfig, rt: Runtime) -> Any:
+def _loop(s: _Session, started: float, time_budget: float | None, stop_after: int | None) -> None:
+    """Steps until the schedule ends, the validation loss stops improving (a job with
+    patience), a stop is asked for, or `stop_after` steps ran; a checkpoint every
+    checkpoint_interval steps and whenever it stops."""
+    stop = _StopFlag()
+    timed_from: tuple[float, int] | None = None
+    with stop.installed():
+        while not s.done:
+            _one_step(s)
+            # The time budget: after a few steps (compilation and warm-up excluded) the step
+            # time is known, and the schedule's end is pulled in to fit.
+            if time_budget is not None and s.ran == 3:
+                timed_from = (time.monotonic(), s.step)
+            if time_budget is not None and timed_from and s.step - timed_from[1] == 10:
+                s.total_steps = _fit_budget(time_budget, started, timed_from, s.step, s.total_steps)
+            if s.step % s.config.eval_interval == 0 or s.step == s.total_steps:
+                _validation(s)
+            stopping = stop.requested or (stop_after is not None and s.ran >= stop_after)
+            if s.done or stopping or s.step % s.config.checkpoint_interval == 0:
+                _save_checkpoint(s)
+            if stopping and not s.done:
+                if stop.requested:
+                    raise Interrupted(
+                        f"training stopped at step {s.step} of {s.total_steps}; "
+                        f"checkpoint saved: continue with --resume {s.out}"
+                    )
+                return
+
+
+def _one_step(s: _Session) -> None:
+    t0 = time.perf_counter()
+    loss, grad_norm, tokens = _step(
+        s.model, s.optimizer, s.job.train, s.order, s.job.plan, s.config, s.rt, s.step,
+        s.total_steps,
+    )  # fmt: skip
+    s.step += 1
+    s.ran += 1
+    s.tokens += tokens
+    s.ran_tokens += tokens
+    dt = time.perf_counter() - t0
+    s.emit(
+        {
+            "step": s.step,
+            "tokens": s.tokens,
+            "loss": loss,
+            "lr": s.job.plan.learning_rate(s.step - 1, s.total_steps),
+            "grad_norm": grad_norm,
+            "step_s": round(dt, 4),
+            "tokens_per_s": round(tokens / dt, 1),
+            "total_steps": s.total_steps,
+        }
+    )
+
+
+def _validation(s: _Session) -> None:
+    """The validation loss; for a job with patience, whether it is a new best (whose weights
+    are kept) or how many validations have passed without one."""
+    s.last_valid = _validate(s.model, s.job.valid, s.job.valid_indices, s.config, s.rt)
+    if s.last_valid is None:
+        return
+    row: dict[str, Any] = {"step": s.step, "tokens": s.tokens, "valid_loss": s.last_valid}
+    patience = s.job.patience
+    if patience is not None:
+        if s.best is None or s.last_valid < s.best.loss:
+            weights = _cpu_copy(s.raw) if s.rt.main else None
+            s.best = Best(s.last_valid, s.step, weights)
+        else:
+            s.best.since += 1
+            s.stopped_early = s.best.since >= patience
+        row.update(best_valid_loss=s.best.loss, best_step=s.best.step)
+    s.emit(row)
+
+
+def _cpu_copy(raw: Any) -> dict[str, Any]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in raw.state_dict().items()}
+
+
+def _finish(s: _Session, started: float) -> dict[str, Any]:
+    """The run's summary; when the run is done, the final model and its plot as well (the
+    best validation's weights, for a job with patience)."""
+    elapsed = time.monotonic() - started
+    examples_seen = s.step * s.job.plan.examples_per_step
+    summary = {
+        **s.meta,
+        "config": asdict(s.config),
+        "steps": s.step,
+        "total_steps": s.total_steps,
+        "complete": s.done,
+        "tokens": s.tokens,
+        "epochs": round(examples_seen / s.job.train.count, 3),
+        "final_train_loss": _recent_train_loss(s.out / LOG_FILE) if s.rt.main else None,
+        "final_valid_loss": s.last_valid,
+        "wall_s": round(elapsed, 1),
+        "steps_this_run": s.ran,
+        "tokens_per_s_this_run": round(s.ran_tokens / max(elapsed, 1e-9), 1),
+    }
+    if s.job.patience is not None:
+        summary.update(
+            best_valid_loss=s.best.loss if s.best else None,
+            best_step=s.best.step if s.best else None,
+            stopped_early=s.stopped_early,
+        )
+    if s.done and s.rt.main:
+        if s.best is not None and s.best.weights is not None:
+            s.raw.load_state_dict(s.best.weights)
+        _export(s)
+        summary["plot"] = _plot(s.out)
+        write_text_atomic(s.out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _fit_budget(
+    budget: float, started: float, timed_from: tuple[float, int], step: int, total_steps: int
+) -> int:
+    now = time.monotonic()
+    per_step = (now - timed_from[0]) / (step - timed_from[1])
+    left = budget - (now - started)
+    # Keep a tenth of the budget for validations and checkpoints.
+    fits = step + int(max(0.0, 0.9 * left) / per_step)
+    return max(step + 1, min(total_steps, fits))
+
+
+def _optimizer(raw: Any, config: Recipe, lr: float, rt: Runtime) -> Any:
     import torch
 
     decay = [p for p in raw.parameters() if p.requires_grad and p.dim() >= 2]
@@ -633,81 +864,105 @@ def _optimizer(raw: Any, config: TrainConfig, rt: Runtime) -> Any:
     ]
     extra = {"fused": True} if rt.device.type == "cuda" else {}
     return torch.optim.AdamW(
-        groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps, **extra
+        groups, lr=lr, betas=(config.beta1, config.beta2), eps=config.eps, **extra
     )
+
+
+def step_examples(data: Examples, order: EpochOrder, the_plan: Plan, step: int) -> list[int]:
+    """The examples of optimizer step `step`, all processes', shortest first."""
+    first = step * the_plan.examples_per_step
+    chosen = [order(n) for n in range(first, first + the_plan.examples_per_step)]
+    return sorted(chosen, key=lambda i: data.sizes(i)[0])  # stable: equal sizes keep the order
 
 
 def _step(
     model: Any,
     optimizer: Any,
-    windows: TokenWindows,
+    data: Examples,
+    order: EpochOrder,
     the_plan: Plan,
-    config: TrainConfig,
+    config: Recipe,
     rt: Runtime,
     step: int,
     total_steps: int,
-) -> tuple[float, float]:
+) -> tuple[float, float, int]:
+    """One optimizer step: (mean loss over the step's target tokens, gradient norm before
+    clipping, tokens fed)."""
     import torch
 
-    lr = learning_rate(config, step, the_plan.warmup_steps, total_steps)
+    lr = the_plan.learning_rate(step, total_steps)
     for group in optimizer.param_groups:
         group["lr"] = lr
+    chosen = step_examples(data, order, the_plan, step)
+    sizes = [data.sizes(i) for i in chosen]
+    targets = sum(scored for _, scored in sizes)
+    # Each process's sum over its tokens, over all target tokens of the step: DDP averages the
+    # processes' gradients, so each scales its own by the number of processes.
+    scale = rt.world / targets
     mb = config.micro_batch
-    base = step * the_plan.windows_per_step
     loss_sum = torch.zeros((), device=rt.device)
     for m in range(the_plan.accumulation):
-        first = base + (m * rt.world + rt.rank) * mb
-        batch = windows.batch(range(first, first + mb)).to(rt.device, non_blocking=True)
+        j = m * rt.world + rt.rank
+        batch = data.batch(chosen[j * mb : (j + 1) * mb]).to(rt.device)
         last = m == the_plan.accumulation - 1
         sync = contextlib.nullcontext() if last or rt.world == 1 else model.no_sync()
         with sync:
-            loss = _loss(model, batch, rt)
-            (loss / the_plan.accumulation).backward()
+            loss = loss_sum_of(model, batch, rt)
+            (loss * scale).backward()
         loss_sum += loss.detach()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     if rt.world > 1:
         torch.distributed.all_reduce(loss_sum)
-    mean = loss_sum.item() / (the_plan.accumulation * rt.world)
-    return mean, float(grad_norm)
+    return loss_sum.item() / targets, float(grad_norm), sum(fed for fed, _ in sizes)
 
 
-def _loss(model: Any, batch: Any, rt: Runtime) -> Any:
+def loss_sum_of(model: Any, batch: Batch, rt: Runtime) -> Any:
+    """The summed cross-entropy of the batch's labelled positions (IGNORE ones take none)."""
     import torch
     import torch.nn.functional as F
 
-    inputs, targets = batch[:, :-1], batch[:, 1:]
     autocast = (
         torch.autocast(rt.device.type, dtype=rt.autocast)
         if rt.autocast is not None
         else contextlib.nullcontext()
     )
     with autocast:
-        logits = model(input_ids=inputs, use_cache=False).logits
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1))
+        logits = model(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            position_ids=batch.position_ids,
+            use_cache=False,
+        ).logits
+    return F.cross_entropy(
+        logits.float().flatten(0, 1),
+        batch.labels.flatten(),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
 
 
 def _validate(
-    model: Any, windows: TokenWindows | None, config: TrainConfig, the_plan: Plan, rt: Runtime
+    model: Any, data: Examples | None, indices: Sequence[int], config: Recipe, rt: Runtime
 ) -> float | None:
-    """Mean loss over the first eval_tokens of the validation array, in order (deterministic)."""
+    """Mean loss over the target tokens of the validation examples `indices`, batched
+    shortest first (deterministic)."""
     import torch
 
-    if windows is None:
+    if data is None or not indices:
         return None
-    count = max(1, min(windows.count, config.eval_tokens // the_plan.context))
-    total = torch.zeros(2, device=rt.device)
+    ordered = sorted(indices, key=lambda i: data.sizes(i)[0])
+    mine = ordered[rt.rank :: rt.world]
+    total = torch.zeros(2, device=rt.device, dtype=torch.float64)
     model.eval()
     with torch.no_grad():
-        mine = list(range(rt.rank, count, rt.world))
         for i in range(0, len(mine), config.micro_batch):
             rows = mine[i : i + config.micro_batch]
-            batch = windows.batch(rows, in_order=True).to(rt.device)
-            loss = _loss(model, batch, rt)
-            total += torch.stack(
-                [loss.detach() * len(rows), torch.tensor(float(len(rows)), device=rt.device)]
-            )
+            loss = loss_sum_of(model, data.batch(rows).to(rt.device), rt)
+            targets = sum(data.sizes(r)[1] for r in rows)
+            count = torch.tensor(float(targets), device=rt.device, dtype=torch.float64)
+            total += torch.stack([loss.detach().double(), count])
     model.train()
     if rt.world > 1:
         torch.distributed.all_reduce(total)
@@ -742,36 +997,31 @@ class _StopFlag:
 # Checkpoints ------------------------------------------------------------------------------
 
 
-def _find_checkpoint(out: Path) -> Path | None:
+def _find_checkpoint(out: Path, config_file: str = CONFIG_FILE) -> Path | None:
     """The latest complete checkpoint, recovering from a crash in the middle of a swap."""
     return complete_directory(
         out / CHECKPOINT,
-        lambda path: (path / STATE_FILE).is_file() and (path / CONFIG_FILE).is_file(),
+        lambda path: (path / STATE_FILE).is_file() and (path / config_file).is_file(),
     )
 
 
-def _save_checkpoint(
-    raw: Any,
-    tok: Any,
-    config: TrainConfig,
-    optimizer: Any,
-    out: Path,
-    rt: Runtime,
-    step: int,
-    total_steps: int,
-    tokens: int,
-) -> None:
+def _save_checkpoint(s: _Session) -> None:
     import numpy as np
     import torch
 
-    if rt.main:
+    if s.rt.main:
         SafetensorError = _safetensor_error()
-        tmp = out / f".{CHECKPOINT}.tmp-{os.getpid()}"
+        tmp = s.out / f".{CHECKPOINT}.tmp-{os.getpid()}"
+        best = s.best
         state = {
-            "step": step,
-            "total_steps": total_steps,
-            "tokens": tokens,
-            "optimizer": optimizer.state_dict(),
+            "step": s.step,
+            "total_steps": s.total_steps,
+            "tokens": s.tokens,
+            "stopped_early": s.stopped_early,
+            "best": None
+            if best is None
+            else {"loss": best.loss, "step": best.step, "since": best.since},
+            "optimizer": s.optimizer.state_dict(),
             "rng": {
                 "python": random.getstate(),
                 "numpy": np.random.get_state(),
@@ -781,38 +1031,50 @@ def _save_checkpoint(
         }
         try:
             shutil.rmtree(tmp, ignore_errors=True)
-            _write_model_dir(raw, tok, config, tmp, dtype=None)
+            _write_model_dir(s.raw, s.job, tmp, dtype=None)
+            if best is not None and best.weights is not None:
+                from safetensors.torch import save_file
+
+                save_file(best.weights, str(tmp / BEST_FILE))
             torch.save(state, tmp / STATE_FILE)
             _fsync_dir(tmp)
-            replace_directory(tmp, out / CHECKPOINT)
+            replace_directory(tmp, s.out / CHECKPOINT)
         except (OSError, RuntimeError, SafetensorError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise OutputError(
-                f"{out}: cannot write the checkpoint of step {step}: {_write_error(e)}; "
+                f"{s.out}: cannot write the checkpoint of step {s.step}: {_write_error(e)}; "
                 "the previous checkpoint is left as it was"
             ) from None
-    if rt.world > 1:
+    if s.rt.world > 1:
         torch.distributed.barrier()
 
 
-def _load_state(out: Path, optimizer: Any, rt: Runtime) -> dict[str, Any]:
+def _restore(s: _Session, checkpoint: Path) -> None:
+    """Where the checkpoint's run stood: step, tokens, optimizer, random states, best."""
     import numpy as np
     import torch
 
-    path = _find_checkpoint(out)
-    assert path is not None
-    state = torch.load(path / STATE_FILE, map_location=rt.device, weights_only=False)
-    optimizer.load_state_dict(state["optimizer"])
+    state = torch.load(checkpoint / STATE_FILE, map_location=s.rt.device, weights_only=False)
+    s.optimizer.load_state_dict(state["optimizer"])
     rng = state["rng"]
     random.setstate(rng["python"])
     np.random.set_state(rng["numpy"])
     torch.set_rng_state(rng["torch"].cpu())
     if rng.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-    return state
+        torch.cuda.set_rng_state_all([t.cpu() for t in rng["cuda"]])
+    s.step, s.total_steps, s.tokens = state["step"], state["total_steps"], state["tokens"]
+    s.stopped_early = state.get("stopped_early", False)
+    best = state.get("best")
+    if best is not None:
+        weights = None
+        if s.rt.main:
+            from safetensors.torch import load_file
+
+            weights = load_file(str(checkpoint / BEST_FILE))
+        s.best = Best(best["loss"], best["step"], weights, best["since"])
 
 
-def _write_model_dir(raw: Any, tok: Any, config: TrainConfig, path: Path, dtype: Any) -> None:
+def _write_model_dir(raw: Any, job: Job, path: Path, dtype: Any) -> None:
     import torch
 
     path.mkdir(parents=True, exist_ok=True)
@@ -824,10 +1086,10 @@ def _write_model_dir(raw: Any, tok: Any, config: TrainConfig, path: Path, dtype:
         model.config.dtype = dtype
     model.save_pretrained(str(path), safe_serialization=True)
     for name in _TOKENIZER_FILES:
-        src = Path(config.tokenizer) / name
+        src = job.tokenizer_dir / name
         if src.is_file():
             shutil.copyfile(src, path / name)
-    (path / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n")
+    (path / job.config_file).write_text(json.dumps(asdict(job.config), indent=2) + "\n")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -841,22 +1103,24 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _export(raw: Any, tok: Any, out: Path, config: TrainConfig) -> None:
+def _export(s: _Session) -> None:
     """The final model as out's own files: a Hugging Face model directory."""
     import torch
 
     SafetensorError = _safetensor_error()
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-    tmp = out / f".export.tmp-{os.getpid()}"
+    tmp = s.out / f".export.tmp-{os.getpid()}"
     try:
         shutil.rmtree(tmp, ignore_errors=True)
-        _write_model_dir(raw, tok, config, tmp, dtypes[config.export_dtype])
+        _write_model_dir(s.raw, s.job, tmp, dtypes[s.config.export_dtype])
+        for extra in s.job.final_files:
+            shutil.copyfile(extra, tmp / extra.name)
         for f in tmp.iterdir():
-            os.replace(f, out / f.name)
+            os.replace(f, s.out / f.name)
         tmp.rmdir()
     except (OSError, RuntimeError, SafetensorError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"{out}: cannot write the final model: {_write_error(e)}") from None
+        raise OutputError(f"{s.out}: cannot write the final model: {_write_error(e)}") from None
 
 
 def _safetensor_error() -> type[Exception]:
@@ -874,7 +1138,7 @@ def _write_error(e: Exception) -> str:
 # Log and plot ------------------------------------------------------------------------------
 
 
-def _start_log(out: Path, config: TrainConfig) -> None:
+def _start_log(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / LOG_FILE).write_text("")

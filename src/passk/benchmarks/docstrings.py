@@ -1,10 +1,21 @@
-"""The docstring of a problem's function, found with `ast` (Chen et al. 2021, section 2.2).
+"""The docstring of a problem's function, found with `ast` (Chen et al. 2021, section 2.2), and
+the text that asks a model for it given the code (the Codex-D form, section 5).
 
 A HumanEval prompt is a function signature and its docstring; the rankings of `passk rank` read
 that docstring (back-translation scores it given the code, the examples filter runs its `>>>`
-examples). The function is the one named by the problem's entry point. Its docstring is the
-first string statement of its body, which is not always the first statement (HumanEval/115
-imports `math` before it).
+examples), and `passk finetune --task docstring` trains a model to write it. The function is
+the one named by the problem's entry point. Its docstring is the first string statement of its
+body, which is not always the first statement (HumanEval/115 imports `math` before it).
+
+The question is one template, shared by the training of a docstring model and the ranking that
+scores with it, so that the model is asked exactly what it was trained on:
+
+    <the code, without the docstring, stripped at its end>
+    <two blank lines>
+    # The docstring of <entry_point>, written for the code above:
+    \"\"\"                                            <- the prompt ends here
+    <the docstring, dedented>
+    \"\"\"                                            <- the continuation ends here
 """
 
 from __future__ import annotations
@@ -13,8 +24,12 @@ import ast
 import inspect
 from dataclasses import dataclass
 
-from passk.benchmarks import Problem
+from passk.benchmarks.problem import Problem
 from passk.errors import BenchmarkError
+
+HEADER = '\n\n\n# The docstring of {entry_point}, written for the code above:\n"""\n'
+FOOTER = '\n"""'
+TEMPLATE = "<code>" + HEADER.replace("{entry_point}", "<entry_point>") + "<docstring>" + FOOTER
 
 
 @dataclass(frozen=True)
@@ -84,3 +99,20 @@ def without_docstring(source: str, docstring: Docstring) -> str:
     joined = before + after
     kept = [joined] if joined.strip() else []
     return b"".join(lines[: first - 1] + kept + lines[last:]).decode("utf-8")
+
+
+def code_without_docstring(problem: Problem, completion: str) -> str:
+    """The prompt's code without its docstring, followed by a completion.
+
+    >>> p = Problem("t/0", 'def f():\\n    \"\"\"One.\"\"\"\\n', "f", "", "")
+    >>> code_without_docstring(p, "    return 1\\n")
+    'def f():\\n    return 1\\n'
+    """
+    return without_docstring(problem.prompt, prompt_docstring(problem)) + completion
+
+
+def docstring_question(problem: Problem, code: str) -> tuple[str, str]:
+    """(prompt, continuation): the code and the question that asks for the docstring of the
+    problem's function, and that docstring with its closing quotes."""
+    prompt = code.rstrip() + HEADER.format(entry_point=problem.entry_point)
+    return prompt, prompt_docstring(problem).text + FOOTER

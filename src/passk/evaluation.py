@@ -194,17 +194,18 @@ def _text_of(row: dict[str, Any]) -> Any:
 
 
 def make_job(index: int, problem: Problem, sample: Sample, mode: str) -> Job:
-    """The job that judges one sample in the given verdict mode."""
-    if mode == "io":
-        return Job(
-            index,
-            problem.solution(sample.text, is_solution=sample.is_solution),
-            mode="io",
-            prompt=problem.prompt,
-            test=problem.test,
-            entry_point=problem.entry_point,
-        )
-    return Job(index, problem.program(sample.text, is_solution=sample.is_solution))
+    """The job that judges one sample in the given verdict mode: the sample's code, and the
+    problem's test and entry point (io mode: the test runs in a trusted judge; assert mode: in
+    the sample's process, calling a candidate that must return plain data)."""
+    solution = problem.solution(sample.text, is_solution=sample.is_solution)
+    return Job(
+        index,
+        solution,
+        mode=mode,
+        prompt=problem.prompt if mode == "io" else "",
+        test=problem.test,
+        entry_point=problem.entry_point,
+    )
 
 
 def result_row(sample: Sample, verdict: Verdict) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from passk.execution.isolation import field_value
 CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 V2_CONTROLLERS = ("memory", "pids", "cpu")
 CPU_PERIOD_US = 100_000
-GROUP_PREFIX = "passk-"
+GROUP_PREFIX = "passk-pool-"
 
 
 class CgroupsUnavailable(Exception):
@@ -220,6 +220,12 @@ class SlotGroup:
                 os.close(fd)
         self.fds.clear()
 
+    def remove(self) -> None:
+        """Remove the group's directories (killing what is left in them)."""
+        self.close_fds()
+        for path in dict.fromkeys(self.dirs.values()):
+            _remove_tree(path)
+
 
 class PoolGroups:
     """The pool's cgroup (`passk-<pid>-<random>`) and its slots' groups beneath it."""
@@ -252,22 +258,26 @@ class PoolGroups:
             self._slots[index] = group
         return self._slots[index]
 
-    def runsc_path(self, container: str) -> str:
-        """linux.cgroupsPath for a gVisor container of this pool: runsc makes that group (and
-        sets the spec's limits on it) beneath the pool's. v1: relative, so under this process's
-        own group, as the pool's is; v2: from the root, where the pool's is."""
-        if self.hierarchies.version == 1:
-            return f"{self.name}/{container}"
-        return f"/{self.name}/{container}"
+    def container(self, index: int, limits: GroupLimits) -> tuple[str, SlotGroup]:
+        """A cgroup for one gVisor sandbox of slot `index`: (its linux.cgroupsPath, the group).
 
-    def runsc_oom_kills(self, container: str) -> int:
-        """OOM kills in a gVisor container's group (the whole sandbox dies of one)."""
-        version = self.hierarchies.version
-        parent = self.hierarchies.dirs["memory" if version == 1 else "unified"]
-        try:
-            return _oom_kills(version, os.path.join(parent, self.name, container))
-        except OSError:
-            return 0
+        The pool makes the memory group (v1; v2: the one group) with the limits itself, so
+        that it outlives the sandbox (runsc removes only the groups it made, and makes the
+        other controllers' from the spec's resources) and its OOM kills can be read after the
+        sandbox died. v1: a relative path, beneath this process's own group, as the pool's is;
+        v2: from the root, as the pool's."""
+        name = os.path.join(self.name, f"slot{index}", f"gvisor-{secrets.token_hex(4)}")
+        key = "memory" if self.hierarchies.version == 1 else "unified"
+        parent = os.path.join(self.hierarchies.dirs[key], os.path.dirname(name))
+        if not os.path.isdir(parent):
+            os.mkdir(parent, 0o755)
+            if self.hierarchies.version == 2:
+                _write(f"{parent}/cgroup.subtree_control", _V2_ENABLE)
+        path = os.path.join(self.hierarchies.dirs[key], name)
+        os.mkdir(path, 0o755)
+        group = SlotGroup({key: path}, self.hierarchies.version)
+        _set_limits(group, limits)
+        return (name if self.hierarchies.version == 1 else f"/{name}"), group
 
     def close(self) -> None:
         """Kill what is left in the slots and remove every group this pool made (runsc makes
@@ -291,16 +301,19 @@ def _oom_kills(version: int, memory_dir: str) -> int:
 
 
 def _set_limits(group: SlotGroup, limits: GroupLimits) -> None:
+    """Write `limits` into the group's files (v1: into those of the hierarchies it has)."""
     quota = f"{round(limits.cpus * CPU_PERIOD_US)}"
     if group.version == 1:
-        memory = group.dirs["memory"]
-        if limits.memory_bytes:
+        memory = group.dirs.get("memory")
+        if memory and limits.memory_bytes:
             _write(f"{memory}/memory.limit_in_bytes", str(limits.memory_bytes))
             if os.path.exists(f"{memory}/memory.memsw.limit_in_bytes"):  # swap accounting on
                 _write(f"{memory}/memory.memsw.limit_in_bytes", str(limits.memory_bytes))
-        _write(f"{group.dirs['pids']}/pids.max", str(limits.tasks))
-        _write(f"{group.dirs['cpu']}/cpu.cfs_period_us", str(CPU_PERIOD_US))
-        _write(f"{group.dirs['cpu']}/cpu.cfs_quota_us", quota)
+        if "pids" in group.dirs:
+            _write(f"{group.dirs['pids']}/pids.max", str(limits.tasks))
+        if "cpu" in group.dirs:
+            _write(f"{group.dirs['cpu']}/cpu.cfs_period_us", str(CPU_PERIOD_US))
+            _write(f"{group.dirs['cpu']}/cpu.cfs_quota_us", quota)
         return
     unified = group.dirs["unified"]
     if limits.memory_bytes:
@@ -323,14 +336,15 @@ def runsc_resources(limits: GroupLimits) -> dict[str, Any]:
 
 
 def remove_stale_groups(hierarchies: Hierarchies) -> None:
-    """Remove pools' groups whose passk process is gone (it was killed before its clean-up)."""
+    """Remove the empty groups of pools whose passk process is gone (killed before its
+    clean-up). A group that still holds processes is left alone: they are not this pool's."""
     roots = hierarchies.every_v1 or tuple(dict.fromkeys(hierarchies.dirs.values()))
     for parent in roots:
         with contextlib.suppress(OSError):
             for name in os.listdir(parent):
                 owner = name.removeprefix(GROUP_PREFIX).partition("-")[0]
                 if name.startswith(GROUP_PREFIX) and owner.isdigit() and not _alive(int(owner)):
-                    _remove_tree(os.path.join(parent, name))
+                    _remove_empty_tree(os.path.join(parent, name))
 
 
 def _alive(pid: int) -> bool:
@@ -356,6 +370,12 @@ def _remove_tree(path: str) -> None:
             except OSError:
                 _kill_members(root)
                 time.sleep(0.005)
+
+
+def _remove_empty_tree(path: str) -> None:
+    for root in sorted((w[0] for w in os.walk(path)), key=lambda p: -p.count("/")):
+        with contextlib.suppress(OSError):
+            os.rmdir(root)
 
 
 def _kill_members(directory: str) -> None:

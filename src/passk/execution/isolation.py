@@ -33,7 +33,12 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+# A cgroup namespace too: a sample's /proc/self/cgroup then names its group relative to the
+# worker's, not the host's cgroup tree (the pool opened the group's files before, and the
+# kernel checks moves against the opener's namespace).
+NAMESPACES = (
+    CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP
+)
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
 _MNT_DETACH = 2
@@ -121,10 +126,11 @@ def enter_namespaces(*, layout: Iterable[Mapping[str, str]], work: str, ptys: st
     os.mkdir(new + WORK_ROOT, 0o711)
     _mount("tmpfs", new + WORK_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, work)
     _pivot_into(new)
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
     _make_read_only("/")
     for path in (WORK_ROOT, "/dev/pts"):
         _make_writable(path)
+    # After the read-only pass: a process writes its own /proc/self/oom_score_adj.
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
     socket.sethostname("passk-sandbox")
 
 
@@ -182,7 +188,7 @@ def finish_mounts(*, work: str, ptys: str) -> None:
     _mount("tmpfs", WORK_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, work)
     _mount("devpts", "/dev/pts", "devpts", MS_NOSUID, ptys)
     _make_read_only("/")
-    for path in (WORK_ROOT, "/dev/pts"):
+    for path in (WORK_ROOT, "/dev/pts", "/proc"):  # (what bwrap binds below /proc stays)
         _make_writable(path)
 
 

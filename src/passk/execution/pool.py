@@ -145,12 +145,13 @@ class _WorkerProcess:
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self._sandbox = sandbox
         self._slot = slot
+        self._container: SlotGroup | None = None  # a gVisor sandbox's own cgroup
+        cgroup = None
+        if slot.groups is not None and slot.gvisor_limits is not None:
+            path, self._container = slot.groups.container(slot.index, slot.gvisor_limits)
+            cgroup = (path, slot.gvisor_limits)
         self.command = sandbox.command(
-            [sys.executable, "-I", "-B"],
-            _WORKER_ENV,
-            runtime,
-            groups=slot.groups,
-            container_limits=slot.gvisor_limits,
+            [sys.executable, "-I", "-B"], _WORKER_ENV, runtime, cgroup=cgroup
         )
         fds: list[int] = []
         if slot.group is not None:  # opened here: a sandboxed worker cannot see /sys/fs/cgroup
@@ -210,12 +211,13 @@ class _WorkerProcess:
 
     def died_of_oom(self) -> bool:
         """Whether the kernel's OOM killer ended this worker's gVisor sandbox: its cgroup (the
-        sample's memory limit, plus the sandbox's own) was full. Asked before `kill`, which
-        removes that cgroup."""
-        slot = self._slot
-        if slot.groups is None or slot.gvisor_limits is None:
+        sample's memory limit, plus the sandbox's own) was full."""
+        if self._container is None:
             return False
-        return slot.groups.runsc_oom_kills(self.command[-1]) > 0
+        try:
+            return self._container.oom_kills() > 0
+        except OSError:
+            return False
 
     def stderr_tail(self) -> str:
         self._stderr.seek(0)
@@ -230,6 +232,9 @@ class _WorkerProcess:
             self.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self.kill()
+        if self._container is not None:
+            self._container.remove()
+            self._container = None
         self._stderr.close()
 
     def kill(self) -> None:
@@ -240,6 +245,9 @@ class _WorkerProcess:
         self._sandbox.stop(self.command)
         if self._slot.group is not None:  # samples of a worker that died mid-sample
             self._slot.group.kill_all()
+        if self._container is not None:
+            self._container.remove()
+            self._container = None
 
 
 @dataclass

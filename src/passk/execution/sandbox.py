@@ -39,7 +39,7 @@ from typing import Any
 
 from passk.errors import ExecutionError, InputError
 from passk.execution import cgroups
-from passk.execution.cgroups import GroupLimits, Hierarchies, PoolGroups
+from passk.execution.cgroups import GroupLimits, Hierarchies
 
 MODES = ("auto", "native", "bwrap", "gvisor", "none")
 SLOT_UID_BASE = 61000  # slot i runs its samples as uid/gid 61000 + i
@@ -274,16 +274,15 @@ class Sandbox:
         env: dict[str, str],
         runtime: Runtime,
         *,
-        groups: PoolGroups | None = None,
-        container_limits: GroupLimits | None = None,
+        cgroup: tuple[str, GroupLimits] | None = None,
     ) -> list[str]:
         """The command line that starts a worker (`python` + the worker script) in this
-        sandbox; `groups` and `container_limits` give a gVisor sandbox its cgroup."""
+        sandbox; `cgroup` gives a gVisor sandbox its linux.cgroupsPath and limits."""
         if self.mode == "bwrap":
             return _bwrap_command([*python, runtime.worker_script(inside=True)], runtime)
         if self.mode == "gvisor":
             argv = [*python, runtime.worker_script(inside=True)]
-            return self._runsc_command(argv, env, runtime, groups, container_limits)
+            return self._runsc_command(argv, env, runtime, cgroup)
         return [*python, runtime.worker_script(inside=False)]
 
     def _runsc_command(
@@ -291,8 +290,7 @@ class Sandbox:
         argv: list[str],
         env: dict[str, str],
         runtime: Runtime,
-        groups: PoolGroups | None,
-        limits: GroupLimits | None,
+        cgroup: tuple[str, GroupLimits] | None,
     ) -> list[str]:
         if self._state is None:
             self._state = Path(tempfile.mkdtemp(prefix="passk-runsc-"))
@@ -302,9 +300,9 @@ class Sandbox:
         layout = root_layout(runtime)
         _make_skeleton(bundle / "rootfs", layout)
         spec = _oci_spec(argv, env, bundle / "rootfs", layout)
-        if groups is not None and limits is not None:
-            spec["linux"]["cgroupsPath"] = groups.runsc_path(name)
-            spec["linux"]["resources"] = cgroups.runsc_resources(limits)
+        if cgroup is not None:
+            spec["linux"]["cgroupsPath"] = cgroup[0]
+            spec["linux"]["resources"] = cgroups.runsc_resources(cgroup[1])
         (bundle / "config.json").write_text(json.dumps(spec))
         return [
             "runsc",
@@ -348,30 +346,46 @@ def _devpts_options() -> str:
 
 def _bwrap_command(argv: list[str], runtime: Runtime) -> list[str]:
     # No user namespace: the worker stays real root inside, so that it can give each slot its
-    # own uid (in a user namespace only root would be mapped), mount the work tmpfs and devpts
-    # with limits bwrap has no options for, and join samples to their cgroup (no cgroup
-    # namespace either: cgroup v2 refuses moves across one).
+    # own uid (in a user namespace only root would be mapped) and mount the work tmpfs and
+    # devpts with limits bwrap has no options for.
     command = [
         "bwrap",
         "--unshare-net",
         "--unshare-pid",
         "--unshare-ipc",
         "--unshare-uts",
+        "--unshare-cgroup-try",
         # The worker is PID 1: everything else in the namespace is a sample's. No
         # --die-with-parent: it fires when the pool *thread* that started a worker ends.
         "--as-pid-1",
         "--hostname",
         "passk-sandbox",
     ]
+    made: set[str] = set()
+    bound: list[str] = []
     for m in root_layout(runtime):
+        # bwrap would create the folders leading to a mount point as 0700, closed to the uid
+        # samples run as: make them traversable first (those inside a bind exist already).
+        for folder in _parents(m.dest):
+            if folder not in made and not _under(folder, bound):
+                command += ["--perms", "0755", "--dir", folder]
+                made.add(folder)
         if m.kind == "bind":
             command += ["--ro-bind", m.source, m.dest]
+            bound.append(m.dest)
         elif m.kind == "symlink":
             command += ["--symlink", m.source, m.dest]
         else:
-            command += ["--dir", m.dest]
+            command += ["--perms", "0755", "--dir", m.dest]
+            made.add(m.dest)
     command += ["--proc", "/proc", "--dev", "/dev", "--perms", "0711", "--dir", "/tmp"]
     return [*command, "--", *argv]
+
+
+def _parents(path: str) -> list[str]:
+    """'/a/b/c' -> ['/a', '/a/b']."""
+    parts = Path(path).parts
+    return [str(Path(*parts[:i])) for i in range(2, len(parts))]
 
 
 def _make_skeleton(rootfs: Path, layout: list[Mount]) -> None:

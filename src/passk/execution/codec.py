@@ -43,8 +43,10 @@ class CodecError(ValueError):
 
 
 def encode(value: Any, *, max_bytes: int = 16 << 20) -> bytes:
-    """Plain data -> bytes; CodecError for anything else or past max_bytes."""
-    data = json.dumps(_tag(value, 0), separators=(",", ":"), allow_nan=False).encode()
+    """Plain data -> bytes; CodecError for anything else or past max_bytes (refused as soon as
+    its strings and bytes alone are past it, before anything is built)."""
+    data = json.dumps(_tag(value, 0, [max_bytes]), separators=(",", ":"), allow_nan=False)
+    data = data.encode()
     if len(data) > max_bytes:
         raise CodecError(f"value too large to pass ({len(data)} bytes > {max_bytes})")
     return data
@@ -86,10 +88,16 @@ def check_plain(value: Any) -> None:
             raise CodecError(f"not plain data: {kind.__module__}.{kind.__qualname__}")
 
 
-def _tag(value: Any, depth: int) -> Any:
+def _tag(value: Any, depth: int, room: list[int]) -> Any:
+    """The JSON tree for `value`; `room` holds what is left of the byte budget, less at least
+    what each string and bytes will take once encoded."""
     if depth > MAX_DEPTH:
         raise CodecError("value nested too deeply")
     kind = type(value)
+    if kind is str or kind is bytes:
+        room[0] -= len(value) if kind is str else 4 * len(value) // 3
+        if room[0] < 0:
+            raise CodecError("value too large to pass (its text alone is past the bound)")
     if kind is str:
         # JSON would join an escaped surrogate pair into one character on the way back.
         return value if not _SURROGATES.search(value) else {"u": [ord(c) for c in value]}
@@ -101,17 +109,19 @@ def _tag(value: Any, depth: int) -> Any:
     if kind is float:
         return value if math.isfinite(value) else {"f": repr(value)}
     if kind is list:
-        return {"l": [_tag(v, depth + 1) for v in value]}
+        return {"l": [_tag(v, depth + 1, room) for v in value]}
     if kind is tuple:
-        return {"t": [_tag(v, depth + 1) for v in value]}
+        return {"t": [_tag(v, depth + 1, room) for v in value]}
     if kind is dict:
-        return {"d": [[_tag(k, depth + 1), _tag(v, depth + 1)] for k, v in value.items()]}
+        return {
+            "d": [[_tag(k, depth + 1, room), _tag(v, depth + 1, room)] for k, v in value.items()]
+        }
     if kind is set or kind is frozenset:
-        return {"s" if kind is set else "fs": [_tag(v, depth + 1) for v in value]}
+        return {"s" if kind is set else "fs": [_tag(v, depth + 1, room) for v in value]}
     if kind is bytes:
         return {"b": base64.b64encode(value).decode()}
     if kind is complex:
-        return {"c": [_tag(value.real, depth + 1), _tag(value.imag, depth + 1)]}
+        return {"c": [_tag(value.real, depth + 1, room), _tag(value.imag, depth + 1, room)]}
     raise CodecError(f"not plain data: {kind.__module__}.{kind.__qualname__}")
 
 

@@ -606,3 +606,57 @@ def test_limits_rejects_non_finite_times(kwargs: dict[str, float]) -> None:
 def test_pool_needs_a_worker() -> None:
     with pytest.raises(InputError):
         WorkerPool(0)
+
+
+# ---------------------------------------------------------------- the minimal root
+
+
+def test_a_sample_sees_a_minimal_root() -> None:
+    """Top-level folders: those of /usr's layout, the interpreter's, /etc (passk's own), the
+    worker's modules, /dev, /proc and /tmp; no host /var, /home, /opt, /mnt, /run or /srv."""
+    program = "import posix\nassert False, ' '.join(sorted(posix.listdir('/')))\n"
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox("native")) as pool:
+        shown = set(run1(pool, program).message.split())
+    assert {"usr", "etc", "dev", "proc", "tmp", "passk-worker"} <= shown
+    assert not shown & {"var", "home", "opt", "mnt", "run", "srv", "boot", "media"}, shown
+
+
+def test_hide_masks_a_path_the_root_would_show() -> None:
+    zoneinfo = "/usr/share/zoneinfo"
+    if not os.path.isdir(zoneinfo):
+        pytest.skip(f"no {zoneinfo} here")
+    program = f"import posix\nassert False, len(posix.listdir({zoneinfo!r}))\n"
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox("native")) as pool:
+        shown = run1(pool, program).message
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox("native"), hide=[zoneinfo]) as pool:
+        hidden = run1(pool, program).message
+    assert int(shown) > 0 and hidden == "0", (shown, hidden)
+
+
+# ---------------------------------------------------------------- cgroups
+
+
+def cgroup_dirs_named(name: str) -> list[str]:
+    """Directories called `name` anywhere in the host's cgroup trees."""
+    found = []
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        found += [os.path.join(root, d) for d in dirs if d == name]
+    return found
+
+
+@pytest.mark.parametrize("mode", ["native", "gvisor"])
+def test_a_pool_removes_its_cgroups_when_closed(mode: str) -> None:
+    """Every group the pool made, and every group runsc made for its gVisor sandboxes (in
+    every v1 hierarchy), is gone once the pool is closed; while it ran, each slot had one."""
+    box = sandbox(mode)
+    if box.cgroups is None:
+        pytest.skip(f"no cgroups here: {box.notice}")
+    with WorkerPool(2, limits=LIMITS, sandbox=box) as pool:
+        assert pool._groups is not None
+        name = pool._groups.name
+        assert run1(pool, "assert True").passed
+        made = cgroup_dirs_named(name)
+        assert made, name
+        if mode == "native":
+            assert all({"slot0", "slot1"} <= set(os.listdir(d)) for d in made), made
+    assert cgroup_dirs_named(name) == []

@@ -45,8 +45,8 @@ class CodecError(ValueError):
 def encode(value: Any, *, max_bytes: int = 16 << 20) -> bytes:
     """Plain data -> bytes; CodecError for anything else or past max_bytes (refused as soon as
     its strings and bytes alone are past it, before anything is built)."""
-    data = json.dumps(_tag(value, 0, [max_bytes]), separators=(",", ":"), allow_nan=False)
-    data = data.encode()
+    tree = _tag(value, 0, [max_bytes])
+    data = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode()
     if len(data) > max_bytes:
         raise CodecError(f"value too large to pass ({len(data)} bytes > {max_bytes})")
     return data

@@ -660,3 +660,19 @@ def test_a_pool_removes_its_cgroups_when_closed(mode: str) -> None:
         if mode == "native":
             assert all({"slot0", "slot1"} <= set(os.listdir(d)) for d in made), made
     assert cgroup_dirs_named(name) == []
+
+
+def test_missing_cgroups_are_said_at_start() -> None:
+    """Without root (here: an effective uid dropped for the call), no cgroups: a notice says
+    so, and the layers say nothing of them."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop and regain the effective uid")
+    os.seteuid(65534)
+    try:
+        box = choose_sandbox("none")
+    finally:
+        os.seteuid(0)
+    assert box.cgroups is None
+    assert box.notice is not None
+    assert box.notice.startswith("cgroups: unavailable (cgroups need root); a sample's memory")
+    assert "cgroup" not in box.describe()

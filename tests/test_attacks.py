@@ -1042,8 +1042,16 @@ def test_forked_child_cannot_report_a_pass_for_its_parent(pools: Pools, mode: st
 
 # ---------------------------------------------------------------- a whole sample, bounded as one
 
-# A 256 MB group; CPU time enough to fill it (reclaim near the limit costs CPU).
+# A 256 MB group; CPU time enough to fill it (reclaim near the limit costs CPU), and under
+# gVisor, to fill its sandbox's 768 MB.
 SMALL = Limits(timeout=3.0, wall_timeout=6.0, max_memory_mb=256)
+SMALL_GVISOR = Limits(timeout=10.0, wall_timeout=15.0, max_memory_mb=256)
+
+
+def small(mode: str) -> Limits:
+    return SMALL_GVISOR if mode == "gvisor" else SMALL
+
+
 # A correct sample that needs about 0.3 s of CPU: beside an attack, it must still pass within
 # its wall limit (a neighbour that took its core would make it time out).
 BENIGN = "assert sum(i * i for i in range(2_500_000)) == 5208330208333750000\n"
@@ -1107,7 +1115,7 @@ def test_memory_is_bounded_for_the_whole_sample(host: Host, mode: str) -> None:
     with MemoryError; passk's worker is not the one killed; a neighbour's sample passes."""
     box = needs_cgroups(mode)
     bound = SMALL.max_memory_mb + (GVISOR_MEMORY_MB if mode == "gvisor" else 0)
-    with Neighbour(box) as neighbour, WorkerPool(1, limits=SMALL, sandbox=box) as pool:
+    with Neighbour(box) as neighbour, WorkerPool(1, limits=small(mode), sandbox=box) as pool:
         workers = worker_pids(pool)
         peak = cgroup_dir(pool, "memory") / "memory.max_usage_in_bytes"
         verdicts = {}
@@ -1149,7 +1157,7 @@ def test_an_oom_in_a_sample_spares_passk_and_every_verdict_is_written(
     samples = tmp_path / "samples.jsonl"
     write_rows(samples, rows)
     evaluation = passk.evaluate(
-        samples, k=[1], workers=2, sandbox=box, limits=SMALL, out=tmp_path / "results.jsonl"
+        samples, k=[1], workers=2, sandbox=box, limits=small(mode), out=tmp_path / "results.jsonl"
     )
     results = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
     assert [r["result"] for r in results[:4]] == ["passed"] * 4

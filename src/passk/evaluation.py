@@ -152,7 +152,7 @@ def _run(
         i: done[s.key] for i, s in enumerate(samples) if s.key in done
     }
     todo = [
-        make_job(i, bench.problems[s.task_id], s, settings["mode"])
+        make_job(i, bench.problems[s.task_id], s, settings["mode"], plain_data=bench.plain_data)
         for i, s in enumerate(samples)
         if i not in by_index
     ]
@@ -193,10 +193,15 @@ def _text_of(row: dict[str, Any]) -> Any:
     )
 
 
-def make_job(index: int, problem: Problem, sample: Sample, mode: str) -> Job:
+def make_job(
+    index: int, problem: Problem, sample: Sample, mode: str, *, plain_data: bool = True
+) -> Job:
     """The job that judges one sample in the given verdict mode: the sample's code, and the
     problem's test and entry point (io mode: the test runs in a trusted judge; assert mode: in
-    the sample's process, calling a candidate that must return plain data)."""
+    the sample's process, calling a candidate that must return plain data). A benchmark whose
+    tests do not compare plain data (`Benchmark.plain_data`) gets the official program whole."""
+    if mode == "assert" and not plain_data:
+        return Job(index, problem.program(sample.text, is_solution=sample.is_solution))
     solution = problem.solution(sample.text, is_solution=sample.is_solution)
     return Job(
         index,

@@ -112,6 +112,7 @@ def load_doctests(path: str) -> Benchmark:
         problems={p.task_id: p for p in problems},
         stop_sequences=STOP_SEQUENCES,
         preimports=(*PREIMPORTS, "doctest"),
+        plain_data=False,  # examples compare reprs: a Fraction or a dataclass is an answer
     )
 
 

@@ -53,6 +53,10 @@ class Benchmark:
     problems: Mapping[str, Problem]
     stop_sequences: tuple[str, ...] = ()
     preimports: tuple[str, ...] = field(default=())
+    # Its tests compare what the entry point returns with == (HumanEval's asserts), so a
+    # judge may require plain data (built-in types, as io mode carries); False where tests
+    # compare printed reprs instead (doctests), which any value may have.
+    plain_data: bool = True
 
     def problem(self, task_id: str, *, where: str = "") -> Problem:
         try:

@@ -332,7 +332,9 @@ class WorkerPool:
             self._tmp = tempfile.mkdtemp(prefix="passk-", dir=self._tmp_root)
             self._config["tmp_root"] = self._tmp
             uids = [SLOT_UID_BASE + i for i in range(self.workers)]
-            self._runtime = make_runtime(Path(self._tmp) / "runtime", uids, self._hide)
+            # Apart from the work directories: the tmp root holds only those.
+            runtime = Path(tempfile.mkdtemp(prefix="passk-runtime-")) / "runtime"
+            self._runtime = make_runtime(runtime, uids, self._hide)
         if self.sandbox.cgroups is not None and self._groups is None:
             self._groups = PoolGroups(self.sandbox.cgroups, self._group_limits())
         for slot in range(self.workers):
@@ -495,6 +497,9 @@ class WorkerPool:
         if self._tmp:
             _remove_tree(self._tmp)
             self._tmp = ""
+        if self._runtime is not None:
+            _remove_tree(str(self._runtime.root.parent))
+            self._runtime = None
 
     def __enter__(self) -> WorkerPool:
         return self.start()

@@ -165,8 +165,17 @@ class SlotGroup:
         sandboxed worker cannot see /sys/fs/cgroup, and needs only these files."""
         self.close_fds()
         if self.version == 1:
+            # The sample server joins the CPU hierarchies once: every sample it forks is born
+            # there (moving a process into a cpu group costs a millisecond or more); samples
+            # join memory and pids themselves, where the server must not be (an OOM kill, the
+            # sweep and the task count concern the sample's processes only).
+            cpu = [d for c, d in self.dirs.items() if c in ("cpu", "cpuacct")]
+            own = [d for c, d in self.dirs.items() if c in ("memory", "pids") and d not in cpu]
             spec = {
-                "join": [self._open(d, "cgroup.procs", os.O_WRONLY) for d in self._distinct()],
+                "join": [self._open(d, "cgroup.procs", os.O_WRONLY) for d in dict.fromkeys(own)],
+                "join_server": [
+                    self._open(d, "cgroup.procs", os.O_WRONLY) for d in dict.fromkeys(cpu)
+                ],
                 "dir": self._open(self.dirs["pids"], ".", os.O_PATH | os.O_DIRECTORY),
                 "cpu": self._open(self.dirs["cpuacct"], "cpuacct.usage", os.O_RDONLY),
                 "cpu_scale": 1e-9,
@@ -187,9 +196,6 @@ class SlotGroup:
             if os.path.exists(f"{unified}/cgroup.kill"):
                 spec["kill"] = self._open(unified, "cgroup.kill", os.O_WRONLY)
         return spec
-
-    def _distinct(self) -> list[str]:
-        return list(dict.fromkeys(self.dirs.values()))  # cpu and cpuacct may share a mount
 
     def _open(self, directory: str, name: str, flags: int) -> int:
         fd = os.open(f"{directory}/{name}", flags | os.O_CLOEXEC)

@@ -275,7 +275,8 @@ class SampleGroup:
     CPU time and OOM kills are read from it, and everything in it is killed after the sample.
 
     `spec` names descriptors the pool opened on the host (or `inside_gvisor` made): `join`
-    (cgroup.procs of each hierarchy, for writing), `dir` (the group's folder, O_PATH: a v1
+    (cgroup.procs of each hierarchy a sample joins, for writing), `join_server` (those the
+    sample server joins once, so that samples are born there), `dir` (the group's folder, O_PATH: a v1
     cgroup.procs read through a descriptor kept open lists the pids of its first read, so each
     listing opens it afresh), `cpu` (a file whose number, or whose `cpu_key` line, times
     `cpu_scale` is CPU seconds), `oom` (a file with an `oom_kill N` line), `tasks`
@@ -285,6 +286,7 @@ class SampleGroup:
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         self.join_fds: list[int] = list(spec["join"])
+        self.server_fds: list[int] = list(spec.get("join_server", ()))
         self.dir: int = spec["dir"]
         self.cpu: int = spec["cpu"]
         self.cpu_key: str | None = spec.get("cpu_key")
@@ -317,6 +319,11 @@ class SampleGroup:
     def join(self) -> None:
         """In a sample's process: move into the group (children follow)."""
         for fd in self.join_fds:
+            os.write(fd, b"0")
+
+    def join_server(self) -> None:
+        """In the sample server, once: move into the hierarchies samples are born in."""
+        for fd in self.server_fds:
             os.write(fd, b"0")
 
     def cpu_seconds(self) -> float:

@@ -29,8 +29,10 @@ stop that, io mode does.
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import ctypes
+import fcntl
 import gc
 import importlib
 import io
@@ -58,6 +60,7 @@ _NAME_LIMIT = 100
 _PR_SET_CHILD_SUBREAPER = 36
 _CPU_TICK_S = 0.05  # how often a running sample's cgroup CPU time is checked
 _SERVER_REPLY_S = 10.0  # how long the worker waits for the sample server to answer
+_PIPE_DEFAULT, _PIPE_MAX = 65536, 1 << 20  # a pipe's default capacity; what it may grow to
 _RESEED = random.seed  # bound to the `random` module's generator before any sample runs
 
 
@@ -425,9 +428,10 @@ class SampleServer:
     """The worker's handle on the sample server: a process forked from the worker before the
     worker read its first job, which forks each sample's process on request.
 
-    Over a socket pair, the worker sends the descriptors of a sample (its job pipe first) and
-    gets back the sample's pid, then, when the sample ends, its wait status and CPU seconds.
-    The server reads no job: the sample reads its own from the pipe.
+    Over a socket pair, the worker sends the descriptors of a sample (its job pipe first); the
+    server answers with a line holding the sample's pid and, when the sample has ended, a line
+    with its wait status and CPU seconds. The server reads no job: the sample reads its own
+    from the pipe. The worker does not wait for the pid to go on: it needs it only to kill.
     """
 
     def __init__(
@@ -444,56 +448,61 @@ class SampleServer:
             finally:
                 os._exit(0)
         theirs.close()
+        ours.setblocking(False)
         self.sock = ours
         self._buffer = b""
+        self._lines: collections.deque[str] = collections.deque()
+        self._sample: int | None = None
 
-    def start(self, fds: list[int]) -> int:
+    def request(self, fds: list[int]) -> None:
+        """Ask for a sample's process with these descriptors (its pid and end come later)."""
         socket.send_fds(self.sock, [b"r"], fds)
-        return int(self._line(time.monotonic() + _SERVER_REPLY_S))
+        self._sample = None
+
+    def sample_pid(self) -> int:
+        """The pid of the sample last asked for (waiting, bounded, for the server's answer)."""
+        if self._sample is None:
+            self._sample = int(self._next_line(time.monotonic() + _SERVER_REPLY_S))
+        return self._sample
 
     def ended(self) -> tuple[int, float] | None:
         """(wait status, CPU seconds) of the sample, if it has ended; never blocks."""
-        self.sock.setblocking(False)
-        try:
-            while b"\n" not in self._buffer:
-                chunk = self.sock.recv(256)
-                if not chunk:
-                    raise RuntimeError("the sample server is gone")
-                self._buffer += chunk
-        except BlockingIOError:
-            return None
-        finally:
-            self.sock.setblocking(True)
-        return self._end(self._line(time.monotonic()))
+        self._receive()
+        if self._sample is None and self._lines:
+            self._sample = int(self._lines.popleft())
+        if self._sample is not None and self._lines:
+            return self._end(self._lines.popleft())
+        return None
 
     def wait_end(self) -> tuple[int, float]:
         """The sample's end, once it has been killed (bounded: the server answers at once)."""
-        return self._end(self._line(time.monotonic() + _SERVER_REPLY_S))
+        self.sample_pid()
+        return self._end(self._next_line(time.monotonic() + _SERVER_REPLY_S))
 
     @staticmethod
     def _end(line: str) -> tuple[int, float]:
         status, cpu = line.split()
         return int(status), float(cpu)
 
-    def _line(self, deadline: float) -> str:
-        while b"\n" not in self._buffer:
+    def _next_line(self, deadline: float) -> str:
+        while not self._lines:
             remaining = deadline - time.monotonic()
-            if remaining > 0:
-                select.select([self.sock], [], [], remaining)
-            self.sock.setblocking(False)
+            if remaining <= 0:
+                raise RuntimeError("the sample server does not answer")
+            select.select([self.sock], [], [], remaining)
+            self._receive()
+        return self._lines.popleft()
+
+    def _receive(self) -> None:
+        while True:
             try:
                 chunk = self.sock.recv(256)
             except BlockingIOError:
-                chunk = None
-            finally:
-                self.sock.setblocking(True)
-            if chunk == b"":
+                return
+            if not chunk:
                 raise RuntimeError("the sample server is gone")
-            if chunk is None and time.monotonic() >= deadline:
-                raise RuntimeError("the sample server does not answer")
-            self._buffer += chunk or b""
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line.decode()
+            *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+            self._lines.extend(line.decode() for line in lines)
 
 
 def _serve_samples(
@@ -504,6 +513,8 @@ def _serve_samples(
     isolation.die_with_parent()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if group is not None:
+        group.join_server()
     while True:
         message, fds, _, _ = socket.recv_fds(sock, 16, 8)
         if not message:
@@ -571,12 +582,14 @@ class Worker:
         self, job: dict[str, Any], token: str, workdir: str, cpu_before: float
     ) -> tuple[dict[str, Any], float, float, str]:
         with _Pipes(3) as (sample_job, out, report):
+            frame = _job_frame(_sample_job(job, token, workdir))
+            sent = _send_early(sample_job.w, frame)
             start = time.monotonic()
-            pid = self.server.start([sample_job.r, out.w, report.w])
+            self.server.request([sample_job.r, out.w, report.w])
             sample_job.close_read_end()
             out.close_write_end()
             report.close_write_end()
-            _send_job(sample_job.w, _sample_job(job, token, workdir))
+            _send_job(sample_job.w, frame, sent)
             sample_job.close_write_end()
             ended: list[tuple[int, float]] = []
 
@@ -589,6 +602,7 @@ class Worker:
             why, output = self._supervise(
                 done, [self.server.sock.fileno()], out.r, start, job, cpu_before
             )
+            pid = self.server.sample_pid()
             if not ended:
                 _kill_group(pid)
                 self._kill_sample_group()
@@ -605,12 +619,14 @@ class Worker:
         self, job: dict[str, Any], token: str, workdir: str, cpu_before: float
     ) -> tuple[dict[str, Any], float, float, str]:
         with _Pipes(5) as (sample_job, out, report, requests, replies):
+            frame = _job_frame(_solution_job(job, workdir, self.config))
+            sent = _send_early(sample_job.w, frame)
             start = time.monotonic()
-            pid = self.server.start([sample_job.r, out.w, requests.r, replies.w])
+            self.server.request([sample_job.r, out.w, requests.r, replies.w])
             sample_job.close_read_end()
             requests.close_read_end()
             replies.close_write_end()
-            _send_job(sample_job.w, _solution_job(job, workdir, self.config))
+            _send_job(sample_job.w, frame, sent)
             sample_job.close_write_end()
             judge = os.fork()
             if judge == 0:
@@ -636,6 +652,7 @@ class Worker:
                 _kill_group(judge)
                 _, status, usage = os.wait4(judge, 0)
                 judged.append((status, usage))
+            pid = self.server.sample_pid()
             _kill_group(pid)
             self._kill_sample_group()
             solution_status, solution_cpu = self.server.wait_end()
@@ -802,11 +819,30 @@ def _solution_job(job: dict[str, Any], workdir: str, config: dict[str, Any]) -> 
     }
 
 
-def _send_job(fd: int, job: dict[str, Any]) -> None:
-    """Write the sample's job into its pipe. A sample that died before reading it has closed
-    the pipe; its end is the verdict, not this error."""
-    with contextlib.suppress(BrokenPipeError):
-        write_frame(fd, job)
+def _job_frame(job: dict[str, Any]) -> bytes:
+    return codec.frame(json.dumps(job).encode())
+
+
+def _send_early(fd: int, frame: bytes) -> bool:
+    """Write the sample's job into its pipe before the sample exists, if the pipe can hold it
+    (then the sample need not wait for this process to be scheduled); False if it cannot."""
+    if len(frame) > _PIPE_DEFAULT:
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(len(frame), _PIPE_MAX))
+        except OSError:
+            return False
+        if fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < len(frame):
+            return False
+    _write_all(fd, frame)
+    return True
+
+
+def _send_job(fd: int, frame: bytes, sent: bool) -> None:
+    """Write the sample's job, unless it was written early. A sample that died before reading
+    it has closed the pipe; its end is the verdict, not this error."""
+    if not sent:
+        with contextlib.suppress(BrokenPipeError):
+            _write_all(fd, frame)
 
 
 def _cpu(usage: Any) -> float:

@@ -1,27 +1,36 @@
 """The attack suite: hostile programs (tests/attacks/*.py) run in every sandbox mode.
 
-Each file under tests/attacks/ is a complete sample program that attacks the machine, the
-harness or other samples; its name gives its group (resource_, escape_, secret_, network_,
-other_) and its header says what it tries and what must hold afterwards. Each runs as one
-sample on a pool per sandbox mode (native, bwrap, gvisor; a mode this machine cannot give is
-skipped; `none` is never attacked), and the test then checks facts on the host rather than
-taking the sandbox's word:
+Each file under tests/attacks/ attacks the machine, the harness, other samples or the verdict;
+its name gives its group (resource_, escape_, secret_, network_, other_, cheat_) and its
+header says what it tries and what must hold afterwards. A program attack is a whole sample
+program; it runs as one sample on a pool per sandbox mode (native, bwrap, gvisor; a mode this
+machine cannot give is skipped; `none` is never attacked), and the test then checks facts on
+the host rather than taking the sandbox's word:
 
 - the verdict is "failed" or "timed out": never "passed", and never "error" (the worker must
   survive its samples);
 - the output (it goes into the results file, so it is the way out for stolen data) holds no
   line with "LEAK:" (what an attack prints when it got somewhere) and no host secret: an
-  environment variable set before the pool started, a root-only file, a file under the masked
-  /home, /etc/shadow's lines, the names of /root's entries;
-- sentinel files planted outside the work directory, in a world-writable directory that the
-  sandbox shows (so only the read-only root protects them), are unchanged; no file named
-  after this run's mark appears in the host's usual directories; passk's installed source
-  hashes the same; the host's core_pattern and hostname are unchanged;
+  environment variable set before the pool started, a root-only file, a file under /home,
+  /etc/shadow's lines, the names of /root's entries, the machine id, this process's cgroup
+  paths, mount points the minimal root does not show;
+- sentinel files planted outside the work directory, in world-writable directories (the
+  minimal root shows none of them; the attacks try their host paths anyway), are unchanged; no
+  file named after this run's mark appears in the host's usual directories; passk's installed
+  source hashes the same; the host's core_pattern and hostname are unchanged;
 - the TCP and UDP listeners on the host's 127.0.0.1, an abstract and a path unix socket saw
   nothing;
 - victim processes started by the test (a root one and one per slot uid) still run; no process
   of the pool's uids remains; the workers are the same processes as before the attack, and the
   pool still passes a trivial program.
+
+A cheat is a completion for a HumanEval task (the file is the prompt's signature, then the
+completion): every cheat is judged by `passk.evaluate` in each sandbox mode and each verdict
+mode, in a run directory that also holds a passing run of the same tasks; none may pass where
+its "# Holds in:" line says it holds, none may find anything ("LEAK:"), and the run directory's
+files must stay as they were. The whole-sample tests run memory, CPU and kernel-object attacks
+under small limits and read the slot's cgroup on the host, with a correct sample running in a
+neighbouring pool throughout.
 
 Safety. Attacks that would hurt the machine if the sandbox were missing (fork bombs, kill(-1),
 writes to /usr or /proc/sys, ...) carry a "# Needs: probe" header line and run only after a
@@ -146,6 +155,13 @@ def header(attack: str) -> str:
 
 def needs_probe(attack: str) -> bool:
     return "\n# Needs: probe" in header(attack)
+
+
+def cheat_limitation(attack: str) -> str:
+    """Why a cheat passes in a mode it does not hold in (its "# Limitation:" line)."""
+    lines = [line for line in header(attack).splitlines() if line.startswith("# Limitation: ")]
+    assert lines, f"{attack} holds in some mode only, and says not why"
+    return lines[0].removeprefix("# Limitation: ")
 
 
 def cheat_task(attack: str) -> tuple[str, tuple[str, ...]]:
@@ -526,9 +542,9 @@ def temporary_dir(parent: str, mode: int, stack: contextlib.ExitStack) -> Path:
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
-    """Plants what the attacks aim at, in places the sandboxes show (/var/tmp, /dev/shm: native
-    mode shows the host's) or hide (/home, tmp_path under the masked /tmp); starts the victims
-    and listeners; sets the environment canary and the module's slot uids (UID_BASE + slot)."""
+    """Plants what the attacks aim at, on the host (/var/tmp, /dev/shm, /home, tmp_path under
+    /tmp: the minimal root shows none of them); starts the victims and listeners; sets the
+    environment canary and the module's slot uids (UID_BASE + slot)."""
     with contextlib.ExitStack() as stack:
         base = temporary_dir("/var/tmp", 0o755, stack)
         shm = temporary_dir("/dev/shm", 0o755, stack)
@@ -914,10 +930,8 @@ def cheat_cases() -> list[Any]:
             for cheat in CHEATS:
                 marks = []
                 if verdicts not in cheat_task(cheat)[1]:
-                    reason = (
-                        "limitation of assert mode: " + header(cheat).split("(In assert mode")[-1]
-                    )
-                    marks.append(pytest.mark.xfail(reason=" ".join(reason.split()), strict=True))
+                    reason = f"limitation of {verdicts} mode: {cheat_limitation(cheat)}"
+                    marks.append(pytest.mark.xfail(reason=reason, strict=True))
                 params.append(
                     pytest.param(
                         mode, verdicts, cheat, marks=marks, id=f"{mode}-{verdicts}-{cheat}"

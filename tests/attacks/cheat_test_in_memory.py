@@ -6,8 +6,9 @@
 #   arguments it was called with.
 # Task: HumanEval/0
 # Holds in: io
+# Limitation: in assert mode the test runs in the sample's own process, so its text is there
 # Must hold: not passed in io mode, where the solution's process descends from a server that
-#   never held a test. (In assert mode the test is the sample's own: a limitation.)
+#   never held a test.
 def has_close_elements(numbers, threshold):
     import ast, gc, re, sys
 

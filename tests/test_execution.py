@@ -676,3 +676,12 @@ def test_missing_cgroups_are_said_at_start() -> None:
     assert box.notice is not None
     assert box.notice.startswith("cgroups: unavailable (cgroups need root); a sample's memory")
     assert "cgroup" not in box.describe()
+
+
+@pytest.mark.parametrize("module", ["isolation", "verdict", "worker", "sandbox"])
+def test_module_doctests_pass(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"passk.execution.{module}"))
+    assert result.attempted > 0 and result.failed == 0

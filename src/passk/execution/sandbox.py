@@ -383,7 +383,11 @@ def _bwrap_command(argv: list[str], runtime: Runtime) -> list[str]:
 
 
 def _parents(path: str) -> list[str]:
-    """'/a/b/c' -> ['/a', '/a/b']."""
+    """The folders leading to `path`.
+
+    >>> _parents("/a/b/c")
+    ['/a', '/a/b']
+    """
     parts = Path(path).parts
     return [str(Path(*parts[:i])) for i in range(2, len(parts))]
 

@@ -685,3 +685,21 @@ def test_module_doctests_pass(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(f"passk.execution.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", DAEMONS)
+def test_processes_left_behind_are_killed_without_cgroups(procs, name: str) -> None:
+    """Without a cgroup, the sweep kills every process of the slot's uid at once."""
+    try:
+        box = choose_sandbox("native", use_cgroups=False)
+    except SandboxUnavailable as e:
+        pytest.skip(str(e))
+    with WorkerPool(1, limits=LIMITS, sandbox=box) as pool:
+        program = f"{WAIT_FOR}\n{DAEMONS[name]}\nwait_for('ready')\n"
+        first = run1(pool, program)
+        [worker] = workers(pool, procs)
+        left = set(procs.descendants(worker)) - {sample_server(worker, procs)}
+        alive = procs.still_running(left, within=5.0)
+        kill_if_ours(alive)
+    assert first.passed, first.result
+    assert not alive, f"{alive} outlived their sample"

@@ -234,7 +234,7 @@ class SlotGroup:
 
 
 class PoolGroups:
-    """The pool's cgroup (`passk-<pid>-<random>`) and its slots' groups beneath it."""
+    """The pool's cgroup (`passk-pool-<pid>-<random>`) and its slots' groups beneath it."""
 
     def __init__(self, hierarchies: Hierarchies, limits: GroupLimits) -> None:
         self.hierarchies = hierarchies

@@ -743,7 +743,8 @@ class Worker:
             _kill_group(pid)
         if self.group is not None:
             self.group.kill_all()
-        elif self.uid is not None:
+        elif self.uid is not None and any(p != self.server.pid for p in _children()):
+            # (the sample itself is reaped: whatever it left is reparented to this process)
             isolation.kill_uid(self.uid)
         if self.uid is None and self.subreaper:
             _kill_children(exclude=self.server.pid)

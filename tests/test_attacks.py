@@ -1,42 +1,53 @@
 """The attack suite: hostile programs (tests/attacks/*.py) run in every sandbox mode.
 
-Each file under tests/attacks/ is a complete sample program that attacks the machine, the
-harness or other samples; its name gives its group (resource_, escape_, secret_, network_,
-other_) and its header says what it tries and what must hold afterwards. Each runs as one
-sample on a pool per sandbox mode (native, bwrap, gvisor; a mode this machine cannot give is
-skipped; `none` is never attacked), and the test then checks facts on the host rather than
-taking the sandbox's word:
+Each file under tests/attacks/ attacks the machine, the harness, other samples or the verdict;
+its name gives its group (resource_, escape_, secret_, network_, other_, cheat_) and its
+header says what it tries and what must hold afterwards. A program attack is a whole sample
+program; it runs as one sample on a pool per sandbox mode (native, bwrap, gvisor; a mode this
+machine cannot give is skipped; `none` is never attacked), and the test then checks facts on
+the host rather than taking the sandbox's word:
 
 - the verdict is "failed" or "timed out": never "passed", and never "error" (the worker must
   survive its samples);
 - the output (it goes into the results file, so it is the way out for stolen data) holds no
   line with "LEAK:" (what an attack prints when it got somewhere) and no host secret: an
-  environment variable set before the pool started, a root-only file, a file under the masked
-  /home, /etc/shadow's lines, the names of /root's entries;
-- sentinel files planted outside the work directory, in a world-writable directory that the
-  sandbox shows (so only the read-only root protects them), are unchanged; no file named
-  after this run's mark appears in the host's usual directories; passk's installed source
-  hashes the same; the host's core_pattern and hostname are unchanged;
+  environment variable set before the pool started, a root-only file, a file under /home,
+  /etc/shadow's lines, the names of /root's entries, the machine id, this process's cgroup
+  paths, mount points the minimal root does not show;
+- sentinel files planted outside the work directory, in world-writable directories (the
+  minimal root shows none of them; the attacks try their host paths anyway), are unchanged; no
+  file named after this run's mark appears in the host's usual directories; passk's installed
+  source hashes the same; the host's core_pattern and hostname are unchanged;
 - the TCP and UDP listeners on the host's 127.0.0.1, an abstract and a path unix socket saw
   nothing;
 - victim processes started by the test (a root one and one per slot uid) still run; no process
   of the pool's uids remains; the workers are the same processes as before the attack, and the
   pool still passes a trivial program.
 
+A cheat is a completion for a HumanEval task (the file is the prompt's signature, then the
+completion): every cheat is judged by `passk.evaluate` in each sandbox mode and each verdict
+mode, in a run directory that also holds a passing run of the same tasks; none may pass where
+its "# Holds in:" line says it holds, none may find anything ("LEAK:"), and the run directory's
+files must stay as they were. The whole-sample tests run memory, CPU and kernel-object attacks
+under small limits and read the slot's cgroup on the host, with a correct sample running in a
+neighbouring pool throughout.
+
 Safety. Attacks that would hurt the machine if the sandbox were missing (fork bombs, kill(-1),
 writes to /usr or /proc/sys, ...) carry a "# Needs: probe" header line and run only after a
 harmless probe sample proved, in that mode, that samples run as a non-root uid, in a PID
 namespace that hides the host's processes, and cannot write outside their work directory.
-The pools here run samples as uids 61100 + slot instead of passk's 61000 + slot: RLIMIT_NPROC
-is counted per uid across the whole machine (see test_pools_do_not_share_process_limits), so a
-fork bomb here would otherwise starve every other passk pool on this machine. The test kills
-no process but the victims it started and, after a failed check, processes of its own uids.
+The pools here run samples as uids of their own (a block of 8 from 62000 up, drawn per run)
+instead of passk's 61000 + slot: where RLIMIT_NPROC counts processes (no cgroup), it counts a
+uid's across the whole machine (see test_pools_do_not_share_process_limits), and the leftover
+check below treats every process of these uids as this run's. The test kills no process but
+the victims it started and, after a failed check, processes of its own uids.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -58,19 +69,32 @@ from typing import Any
 import pytest
 
 import passk
+from passk.benchmarks import Benchmark
 from passk.execution import Job, Limits, Outcome, Verdict, WorkerPool
 from passk.execution import sandbox as sandbox_module
-from passk.execution.isolation import MASKED, exposed_paths
-from passk.execution.sandbox import WORK_TMPFS_MB, SandboxUnavailable, choose_sandbox
+from passk.execution.sandbox import (
+    GVISOR_MEMORY_MB,
+    MAX_PTYS,
+    WORK_TMPFS_INODES,
+    WORK_TMPFS_MB,
+    SandboxUnavailable,
+    choose_sandbox,
+    interpreter_paths,
+)
 
+HOMES = ("/root", "/home")
 ATTACK_DIR = Path(__file__).with_name("attacks")
 ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("*.py"))
-GROUPS = ("resource", "escape", "secret", "network", "other")
+GROUPS = ("resource", "escape", "secret", "network", "other", "cheat")
+CHEATS = [a for a in ATTACKS if a.startswith("cheat_")]  # completions for a HumanEval task
+PROGRAMS = [a for a in ATTACKS if a not in CHEATS]  # whole programs
+HAS_CGROUPS = choose_sandbox("none").cgroups is not None
 MODES = ("native", "bwrap", "gvisor")
 LIMITS = Limits(timeout=1.0, wall_timeout=1.2)
+SLOW_LIMITS = Limits(timeout=3.0, wall_timeout=4.0)
 WORKERS = 2
 BATCH_WORKERS = 4  # the batch test's own pool: more workers, so its sleepers overlap
-UID_BASE = 61100
+UID_BASE = 62000 + 8 * secrets.randbelow(400)  # (below 65534, nobody's)
 UIDS = tuple(range(UID_BASE, UID_BASE + max(WORKERS, BATCH_WORKERS)))
 GRACE_S = 2.0  # how long processes of the pool's uids may take to disappear after a verdict
 PASSK_SRC = Path(passk.__file__).resolve().parent
@@ -79,6 +103,8 @@ SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
 # earlier sample left in the sandbox (the host cannot see into gVisor but through runsc).
 FOLLOW_UP = """
 import posix
+import fractions, statistics  # modules the worker has not imported: the sandbox shows the stdlib
+assert statistics.mean([fractions.Fraction(1, 2), 1]) == fractions.Fraction(3, 4)
 assert sum(range(10)) == 45
 others = []
 for pid in posix.listdir("/proc"):
@@ -129,6 +155,22 @@ def header(attack: str) -> str:
 
 def needs_probe(attack: str) -> bool:
     return "\n# Needs: probe" in header(attack)
+
+
+def cheat_limitation(attack: str) -> str:
+    """Why a cheat passes in a mode it does not hold in (its "# Limitation:" line)."""
+    lines = [line for line in header(attack).splitlines() if line.startswith("# Limitation: ")]
+    assert lines, f"{attack} holds in some mode only, and says not why"
+    return lines[0].removeprefix("# Limitation: ")
+
+
+def cheat_task(attack: str) -> tuple[str, tuple[str, ...]]:
+    """A cheat's task id and the verdict modes in which it must fail ("# Task:", "# Holds in:")."""
+    fields = dict(
+        line[2:].split(": ", 1) for line in header(attack).splitlines() if ": " in line[2:]
+    )
+    modes = tuple(m.strip() for m in fields.get("Holds in", "").split(","))
+    return fields.get("Task", "").strip(), modes
 
 
 # ---------------------------------------------------------------- the host's side
@@ -500,9 +542,9 @@ def temporary_dir(parent: str, mode: int, stack: contextlib.ExitStack) -> Path:
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
-    """Plants what the attacks aim at, in places the sandboxes show (/var/tmp, /dev/shm: native
-    mode shows the host's) or hide (/home, tmp_path under the masked /tmp); starts the victims
-    and listeners; sets the environment canary and the module's slot uids (61100 + slot)."""
+    """Plants what the attacks aim at, on the host (/var/tmp, /dev/shm, /home, tmp_path under
+    /tmp: the minimal root shows none of them); starts the victims and listeners; sets the
+    environment canary and the module's slot uids (UID_BASE + slot)."""
     with contextlib.ExitStack() as stack:
         base = temporary_dir("/var/tmp", 0o755, stack)
         shm = temporary_dir("/dev/shm", 0o755, stack)
@@ -544,13 +586,14 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
             for line in f:
                 if len(line.strip()) > 12:
                     h.secrets[f"/etc/shadow's entry for {line.split(':')[0]}"] = line.strip()
+        h.secrets.update(host_identity())
         exposed = {
             Path(p).relative_to(home).parts[0]
-            for p in exposed_paths()
-            for home in MASKED
+            for p in interpreter_paths()
+            for home in HOMES
             if Path(p).is_relative_to(home) and Path(p) != Path(home)
         }
-        for home in MASKED:
+        for home in HOMES:
             with contextlib.suppress(OSError):
                 for i, name in enumerate(sorted(os.listdir(home))):
                     if name not in exposed and home_dir != Path(home, name):
@@ -570,6 +613,28 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
         mp.setenv(*canary)  # before any pool starts
         mp.setattr(sandbox_module, "SLOT_UID_BASE", UID_BASE)
         yield h
+
+
+def host_identity() -> dict[str, str]:
+    """What identifies this host and no sandbox shows: the machine id, /etc/environment's
+    settings, this process's own cgroup paths, and mount points outside the minimal root."""
+    found: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        found["/etc/machine-id"] = Path("/etc/machine-id").read_text().strip()
+    with contextlib.suppress(OSError):
+        for i, line in enumerate(Path("/etc/environment").read_text().splitlines()):
+            if len(line.strip()) > 12 and not line.startswith("#"):
+                found[f"/etc/environment's line {i}"] = line.strip()
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        path = line.split(":", 2)[2]
+        if len(path) > 12:
+            found[f"this process's cgroup {line.split(':')[1]}"] = path
+    shown = ["/usr", "/proc", "/dev", "/tmp", "/etc", "/sys", *interpreter_paths()]
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4]
+        if len(point) > 12 and not any(point == p or point.startswith(p + "/") for p in shown):
+            found[f"the host's mount point #{len(found)}"] = point
+    return {k: v for k, v in found.items() if v}
 
 
 def sandbox_for(mode: str) -> Any:
@@ -670,16 +735,17 @@ def runsc(pool: WorkerPool, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def sandbox_leftovers(pool: WorkerPool) -> list[str]:
-    """Processes inside the workers' gVisor sandboxes besides the worker (PID 1), as runsc
-    lists them from the host (zombies included). The worker has swept before it answered, so
-    what is there now stays; a test that finds some closes the pool, which ends them. Empty
-    for the other modes, whose samples are host processes (see Host.check_leftovers)."""
+    """Processes of a slot uid inside the workers' gVisor sandboxes, as runsc lists them from
+    the host (zombies included); root's are the worker (PID 1) and its sample server. The
+    worker has swept before it answered, so what is there now stays; a test that finds some
+    closes the pool, which ends them. Empty for the other modes, whose samples are host
+    processes (see Host.check_leftovers)."""
     if pool.sandbox.mode != "gvisor":
         return []
     problems = []
     for w in pool._procs:
         rows = [row.split() for row in runsc(pool, "ps", w.command[-1]).stdout.splitlines()[1:]]
-        left = [row for row in rows if row[1:2] != ["1"]]
+        left = [row for row in rows if row[:1] != ["0"]]
         if left:
             problems.append(
                 f"{len(left)} processes (pids {', '.join(r[1] for r in left[:10])}...) of uids "
@@ -698,7 +764,7 @@ def skip_unless_safe(pools: Pools, mode: str, attack: str) -> None:
 def cases() -> list[Any]:
     params = []
     for mode in MODES:
-        for attack in ATTACKS:
+        for attack in PROGRAMS:
             reason = known_hole(attack, mode)
             marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
             params.append(pytest.param(mode, attack, marks=marks, id=f"{mode}-{attack}"))
@@ -708,7 +774,7 @@ def cases() -> list[Any]:
 # ---------------------------------------------------------------- the suite itself
 
 
-def test_attack_files_are_well_formed() -> None:
+def test_attack_files_are_well_formed(humaneval: Benchmark) -> None:
     assert len(ATTACKS) >= 40
     assert {a.split("_", 1)[0] for a in ATTACKS} == set(GROUPS)
     for attack in ATTACKS:
@@ -716,6 +782,10 @@ def test_attack_files_are_well_formed() -> None:
         assert attack.split("_", 1)[0] in GROUPS, attack
         assert "# Attack:" in header(attack) and "# Must hold:" in header(attack), attack
         compile(text, attack, "exec")
+        if attack in CHEATS:
+            task, modes = cheat_task(attack)
+            assert modes and set(modes) <= {"assert", "io"}, attack
+            compile(humaneval.problems[task].prompt + cheat_body(attack), attack, "exec")
 
 
 @pytest.mark.parametrize(("mode", "attack"), cases())
@@ -755,7 +825,7 @@ def test_all_attacks_in_one_batch(pools: Pools, host: Host, mode: str) -> None:
     passes but the known holes, and the host-side facts hold afterwards."""
     pools(mode)  # the safety probe's answer
     safe = pools.probes[mode].safe
-    attacks = [a for a in ATTACKS if safe or not needs_probe(a)]
+    attacks = [a for a in PROGRAMS if safe or not needs_probe(a)]
     jobs = [Job(i, host.render(a)) for i, a in enumerate(attacks)]
     before = host.snapshot()
     got: dict[int, list[Verdict]] = {}
@@ -781,6 +851,127 @@ def test_all_attacks_in_one_batch(pools: Pools, host: Host, mode: str) -> None:
         if not all(v.passed for v in after.values()):
             problems.append(f"the next samples do not pass: {[v.result for v in after.values()]}")
     assert not problems, host.redact("\n".join(problems))
+
+
+# ---------------------------------------------------------------- cheats: completions in a real run
+
+CHEAT_LIMITS = Limits(timeout=3.0, wall_timeout=6.0)  # the run-directory cheat walks folders
+
+
+@dataclass
+class CheatRun:
+    """One `passk.evaluate` of every cheat in one sandbox mode and verdict mode, in a run
+    directory that also holds the results of an earlier run where each cheat's task passed."""
+
+    rows: dict[str, dict[str, Any]]  # cheat -> its results row
+    changed: list[str]  # the earlier run's files that changed during this one
+
+
+class CheatRuns:
+    def __init__(self, root: Path, humaneval: Benchmark) -> None:
+        self.root = root
+        self.humaneval = humaneval
+        self._runs: dict[tuple[str, str], CheatRun] = {}
+
+    def __call__(self, mode: str, verdicts: str) -> CheatRun:
+        if (mode, verdicts) not in self._runs:
+            self._runs[mode, verdicts] = self._run(sandbox_for(mode), verdicts)
+        return self._runs[mode, verdicts]
+
+    def _run(self, box: Any, verdicts: str) -> CheatRun:
+        run = Path(tempfile.mkdtemp(prefix=f"cheats-{box.mode}-{verdicts}-", dir=self.root))
+        tasks = sorted({cheat_task(c)[0] for c in CHEATS})
+        honest = run / "honest.jsonl"
+        write_rows(
+            honest, [self.row(t, self.humaneval.problems[t].canonical_solution) for t in tasks]
+        )
+        passk.evaluate(
+            honest, k=[1], workers=2, sandbox=box, mode=verdicts, out=run / "honest_results.jsonl"
+        )
+        before = {p.name: p.read_bytes() for p in run.iterdir()}
+        samples = run / "samples.jsonl"
+        rows = [{**self.row(cheat_task(c)[0], cheat_body(c)), "attack": c} for c in CHEATS]
+        write_rows(samples, rows)
+        evaluation = passk.evaluate(
+            samples, k=[1], workers=2, sandbox=box, mode=verdicts, limits=CHEAT_LIMITS,
+            out=run / "results.jsonl",
+        )  # fmt: skip
+        results = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
+        changed = [n for n, data in before.items() if (run / n).read_bytes() != data]
+        return CheatRun({r["attack"]: r for r in results}, changed)
+
+    @staticmethod
+    def row(task: str, completion: str) -> dict[str, Any]:
+        return {"task_id": task, "completion": completion}
+
+
+def cheat_body(attack: str) -> str:
+    """The completion: what follows the signature line (there to keep the file Python)."""
+    lines = (ATTACK_DIR / f"{attack}.py").read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("def "))
+    return "".join(lines[start + 1 :])
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture(scope="module")
+def cheat_runs(
+    host: Host, humaneval: Benchmark, tmp_path_factory: pytest.TempPathFactory
+) -> CheatRuns:
+    return CheatRuns(tmp_path_factory.mktemp("cheat-runs"), humaneval)
+
+
+def cheat_cases() -> list[Any]:
+    params = []
+    for mode in MODES:
+        for verdicts in ("assert", "io"):
+            for cheat in CHEATS:
+                marks = []
+                if verdicts not in cheat_task(cheat)[1]:
+                    reason = f"limitation of {verdicts} mode: {cheat_limitation(cheat)}"
+                    marks.append(pytest.mark.xfail(reason=reason, strict=True))
+                params.append(
+                    pytest.param(
+                        mode, verdicts, cheat, marks=marks, id=f"{mode}-{verdicts}-{cheat}"
+                    )
+                )
+    return params
+
+
+@pytest.mark.parametrize(("mode", "verdicts", "cheat"), cheat_cases())
+def test_cheat(cheat_runs: CheatRuns, mode: str, verdicts: str, cheat: str) -> None:
+    """No cheat passes in io mode, and none that assert mode can stop passes there; none finds
+    the benchmark's data or the run's files (a "LEAK:" in its result), and the run directory's
+    earlier files are as they were."""
+    run = cheat_runs(mode, verdicts)
+    row = run.rows[cheat]
+    assert run.changed == []
+    assert "LEAK:" not in row["result"], row["result"]
+    assert row["passed"] is False, row["result"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "verdicts"),
+    # native: tests/test_cheats.py; gVisor's io mode (25 s here) runs in the cheats' runs
+    [("bwrap", "assert"), ("bwrap", "io"), ("gvisor", "assert")],
+)
+def test_canonical_solutions_pass_in_every_sandbox(
+    host: Host, humaneval: Benchmark, tmp_path: Path, mode: str, verdicts: str
+) -> None:
+    """The minimal root shows tests everything they need: all 164 canonical solutions pass."""
+    box = sandbox_for(mode)
+    samples = tmp_path / "canonical.jsonl"
+    write_rows(
+        samples, [CheatRuns.row(t, p.canonical_solution) for t, p in humaneval.problems.items()]
+    )
+    evaluation = passk.evaluate(
+        samples, k=[1], workers=2, sandbox=box, mode=verdicts, out=tmp_path / "results.jsonl"
+    )
+    rows = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
+    assert len(rows) == 164
+    assert [(r["task_id"], r["result"]) for r in rows if not r["passed"]] == []
 
 
 # ---------------------------------------------------------------- holes that need two samples
@@ -863,20 +1054,194 @@ def test_forked_child_cannot_report_a_pass_for_its_parent(pools: Pools, mode: st
     assert v.result == "failed: AssertionError: the tests fail"
 
 
-@pytest.mark.xfail(
-    reason="hole: max_memory_mb is RLIMIT_AS, per process; with max_processes of them a sample "
-    "holds max_processes x max_memory_mb (64 x 4 GB by default) and nothing (no cgroup) caps "
-    "the total",
-    strict=True,
-)
+# ---------------------------------------------------------------- a whole sample, bounded as one
+
+# A 256 MB group; CPU time enough to fill it (reclaim near the limit costs CPU), and under
+# gVisor, to fill its sandbox's 768 MB.
+SMALL = Limits(timeout=3.0, wall_timeout=6.0, max_memory_mb=256)
+SMALL_GVISOR = Limits(timeout=10.0, wall_timeout=15.0, max_memory_mb=256)
+
+
+def small(mode: str) -> Limits:
+    return SMALL_GVISOR if mode == "gvisor" else SMALL
+
+
+# A correct sample that needs about 0.3 s of CPU: beside an attack, it must still pass within
+# its wall limit (a neighbour that took its core would make it time out).
+BENIGN = "assert sum(i * i for i in range(2_500_000)) == 5208330208333750000\n"
+BENIGN_LIMITS = Limits(timeout=2.0, wall_timeout=3.0)
+
+
+def cgroup_dir(pool: WorkerPool, controller: str, slot: int = 0) -> Path:
+    """A slot's group in one v1 hierarchy, on the host (a gVisor sandbox's is beneath it)."""
+    groups = pool._groups
+    assert groups is not None and groups.hierarchies.version == 1, "these checks read cgroup v1"
+    return Path(groups.hierarchies.dirs[controller], groups.name, f"slot{slot}")
+
+
+def needs_cgroups(mode: str) -> Any:
+    box = sandbox_for(mode)
+    if box.cgroups is None:
+        pytest.skip(f"no cgroups here: {box.notice}")
+    if box.cgroups.version != 1:
+        pytest.skip("the host-side checks here read cgroup v1 files")
+    return box
+
+
+class Neighbour:
+    """A pool of its own beside the attacks (another passk run, in effect), running the benign
+    sample again and again until stopped; every verdict it got is kept."""
+
+    def __init__(self, box: Any) -> None:
+        self.pool = WorkerPool(1, limits=BENIGN_LIMITS, sandbox=box).start()
+        self.verdicts: list[Verdict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Neighbour:
+        run_one(self.pool, BENIGN)  # warm
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.verdicts.append(run_one(self.pool, BENIGN))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.pool.close()
+
+    def problems(self) -> list[str]:
+        bad = [v for v in self.verdicts if not v.passed]
+        if not self.verdicts:
+            return ["the neighbour ran nothing"]
+        return [
+            f"the neighbour's correct sample got {v.result!r} (wall {v.wall_s:.2f} s)" for v in bad
+        ]
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_memory_limit_holds_for_the_whole_sample(host: Host, mode: str) -> None:
-    limits = Limits(timeout=1.0, wall_timeout=3.0, max_memory_mb=256)
-    with WorkerPool(1, limits=limits, sandbox=sandbox_for(mode)) as pool:
-        v = run_one(pool, host.render("resource_fork_memory"))
-    held = re.search(r"held (\d+) MB", v.message)
-    assert held, v.result
-    assert int(held.group(1)) <= limits.max_memory_mb, v.result
+def test_memory_is_bounded_for_the_whole_sample(host: Host, mode: str) -> None:
+    """Memory spread over processes, or held in memfd files that no address-space limit
+    counts, stays within the group's limit, read on the host from the slot's cgroup (gVisor:
+    the sandbox's, whose limit is the sample's plus the sandbox's own); the memfd filler fails
+    with MemoryError; passk's worker is not the one killed; a neighbour's sample passes."""
+    box = needs_cgroups(mode)
+    bound = SMALL.max_memory_mb + (GVISOR_MEMORY_MB if mode == "gvisor" else 0)
+    with Neighbour(box) as neighbour, WorkerPool(1, limits=small(mode), sandbox=box) as pool:
+        workers = worker_pids(pool)
+        peak = cgroup_dir(pool, "memory") / "memory.max_usage_in_bytes"
+        verdicts = {}
+        for attack in ("resource_fork_memory", "resource_memfd_fill"):
+            peak.write_text("0")  # v1: reset the high-water mark
+            verdicts[attack] = run_one(pool, host.render(attack))
+            used = int(peak.read_text()) >> 20
+            assert used <= bound, f"{attack}: the group used {used} MB > {bound} MB"
+        after = run_one(pool, FOLLOW_UP)
+        replaced = worker_pids(pool) != workers
+    assert not any(v.passed for v in verdicts.values()), verdicts
+    assert verdicts["resource_memfd_fill"].result.startswith("failed: MemoryError: out of memory")
+    assert after.passed, after.result
+    assert mode == "gvisor" or not replaced  # (a gVisor sandbox dies whole: a new one starts)
+    assert not neighbour.problems(), neighbour.problems()
+
+
+MEMORY_HOG = """    import posix
+    files = []
+    for _ in range(100):
+        fd = posix.memfd_create("hog")
+        posix.write(fd, b"x" * (8 << 20))
+        files.append(fd)
+    return True
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_oom_in_a_sample_spares_passk_and_every_verdict_is_written(
+    host: Host, mode: str, humaneval: Benchmark, tmp_path: Path
+) -> None:
+    """`passk evaluate` with samples that fill 800 MB of memfd files under a 256 MB limit,
+    among correct ones: the run completes (results, summary, no journal left), each hog gets
+    "failed: MemoryError", each correct sample passes."""
+    box = needs_cgroups(mode)
+    tasks = ["HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/7"]
+    rows = [{"task_id": t, "completion": humaneval.problems[t].canonical_solution} for t in tasks]
+    rows += [{"task_id": "HumanEval/0", "completion": MEMORY_HOG} for _ in range(2)]
+    samples = tmp_path / "samples.jsonl"
+    write_rows(samples, rows)
+    evaluation = passk.evaluate(
+        samples, k=[1], workers=2, sandbox=box, limits=small(mode), out=tmp_path / "results.jsonl"
+    )
+    results = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
+    assert [r["result"] for r in results[:4]] == ["passed"] * 4
+    for row in results[4:]:
+        assert row["result"].startswith("failed: MemoryError: out of memory"), row["result"]
+    assert evaluation.summary_path.is_file()
+    assert not (tmp_path / "results.jsonl.partial").exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cpu_of_the_whole_sample_is_counted_and_bounded(host: Host, mode: str) -> None:
+    """Children spinning in sessions of their own while the sample sleeps: the sample times
+    out on CPU (not at the wall limit), its reported CPU time is its group's (at least the
+    budget, and on the host, the slot's cpuacct agrees), no spinner is left, and a neighbour's
+    slow but correct sample still passes."""
+    box = needs_cgroups(mode)
+    limits = Limits(timeout=1.0, wall_timeout=8.0)
+    with Neighbour(box) as neighbour, WorkerPool(1, limits=limits, sandbox=box) as pool:
+        usage = cgroup_dir(pool, "cpuacct") / "cpuacct.usage"
+        before = int(usage.read_text()) / 1e9
+        v = run_one(pool, host.render("resource_session_spinners"))
+        measured = int(usage.read_text()) / 1e9 - before
+        left = sandbox_leftovers(pool)
+    assert v.result == "timed out", v
+    assert v.cpu_s >= limits.timeout and v.wall_s < limits.wall_limit - 1.0, v
+    if mode != "gvisor":  # (in gVisor the worker's own work counts in the sandbox's group too)
+        assert v.cpu_s == pytest.approx(measured, rel=0.1), (v.cpu_s, measured)
+    assert not left, left
+    assert not host.check_leftovers()
+    assert not neighbour.problems(), neighbour.problems()
+
+
+def read_pty_count() -> int:
+    return int(Path("/proc/sys/kernel/pty/nr").read_text())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kernel_object_floods_are_bounded(host: Host, mode: str) -> None:
+    """Empty files and folders stop at the work tmpfs's inode limit (gVisor: its sentry
+    holds them, within the sandbox's memory and the sample's CPU time); pseudo-terminals stop
+    at the worker's own devpts, and the host's count of ptys grows by no more than that
+    (gVisor's are its own); a neighbour's sample passes throughout."""
+    box = needs_cgroups(mode)
+    highest = [read_pty_count()]
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.01):
+            highest.append(read_pty_count())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    with Neighbour(box) as neighbour, WorkerPool(1, limits=SMALL, sandbox=box) as pool:
+        watcher.start()
+        inodes = run_one(pool, host.render("resource_inode_flood"))
+        ptys = run_one(pool, host.render("resource_pty_flood"))
+        stop.set()
+        watcher.join()
+        after = run_one(pool, FOLLOW_UP)
+    assert after.passed, after.result
+    made = re.search(r"made (\d+) inodes", inodes.message)
+    if mode == "gvisor":
+        assert inodes.outcome in (Outcome.FAILED, Outcome.TIMED_OUT), inodes.result
+    else:
+        assert made and int(made.group(1)) < WORK_TMPFS_INODES, inodes.result
+    held = re.search(r"held (\d+) ptys", ptys.message)
+    assert held, ptys.result
+    if mode != "gvisor":
+        assert int(held.group(1)) <= MAX_PTYS, ptys.result
+    assert max(highest) - highest[0] <= (0 if mode == "gvisor" else MAX_PTYS), highest
+    assert not neighbour.problems(), neighbour.problems()
 
 
 @pytest.mark.parametrize(
@@ -887,31 +1252,31 @@ def test_memory_limit_holds_for_the_whole_sample(host: Host, mode: str) -> None:
         "gvisor",
     ],
 )
-def test_work_directory_space_is_capped(pools: Pools, host: Host, mode: str) -> None:
-    v = run_one(pools(mode), host.render("resource_disk_fill"))
+def test_work_directory_space_is_capped(host: Host, mode: str) -> None:
+    # CPU time enough to write 512 MB (under gVisor too: its sentry does the writing)
+    with WorkerPool(1, limits=SLOW_LIMITS, sandbox=sandbox_for(mode)) as pool:
+        v = run_one(pool, host.render("resource_disk_fill"))
     wrote = re.search(r"wrote (\d+) MB", v.message)
     assert wrote, v.result
     assert int(wrote.group(1)) <= WORK_TMPFS_MB, v.result
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        pytest.param(
-            m,
-            marks=pytest.mark.xfail(
-                reason="hole: slot i runs as uid 61000 + i in every pool on the machine, and "
-                "RLIMIT_NPROC counts a uid's processes machine-wide: a sample that holds its "
-                "64 processes in one pool (one passk run) makes every fork in the same slot of "
-                "another pool (another run) fail; gVisor has a kernel per sandbox",
-                strict=True,
-            )
-            if m != "gvisor"
-            else (),
-        )
-        for m in MODES
-    ],
-)
+def shared_uid_cases() -> list[Any]:
+    """Where RLIMIT_NPROC, not a cgroup, bounds a sample's processes, two pools' same slot
+    share one uid's count (gVisor: a kernel per sandbox)."""
+    hole = pytest.mark.xfail(
+        reason="hole without cgroups: slot i runs as uid 61000 + i in every pool on the machine, "
+        "and RLIMIT_NPROC counts a uid's processes machine-wide: a sample that holds its 64 "
+        "processes in one pool (one passk run) makes every fork in the same slot of another "
+        "pool (another run) fail",
+        strict=True,
+    )
+    return [
+        pytest.param(m, marks=[hole] if m != "gvisor" and not HAS_CGROUPS else []) for m in MODES
+    ]
+
+
+@pytest.mark.parametrize("mode", shared_uid_cases())
 def test_pools_do_not_share_process_limits(pools: Pools, host: Host, mode: str) -> None:
     skip_unless_safe(pools, mode, "resource_fork_bomb")  # holds 64 processes
     hog = """
@@ -937,7 +1302,7 @@ time.sleep(5)
         thread.start()
         deadline = time.monotonic() + 1.0
         victims = {v.pid for v in host.victims}
-        # 64 processes of uid 61100: the victim, the hog and its 62 children
+        # 64 processes of the slot's uid: the victim, the hog and its 62 children
         while time.monotonic() < deadline and len(processes_of((UID_BASE,), victims)) < 63:
             time.sleep(0.02)  # (in gVisor they are not host processes: this waits 1 s)
         v = run_one(second, one_fork)
@@ -978,7 +1343,10 @@ while True:
 raise AssertionError("leaves its children to the sweep")
 """
     one_fork = "import posix\npid = posix.fork()\nif pid == 0:\n    posix._exit(0)\nposix.waitpid(pid, 0)\n"
-    with WorkerPool(1, limits=LIMITS, sandbox=sandbox_for(mode)) as pool:
+    # gVisor's own accounting charges each fork a tenth of a second or more, the more so the
+    # more processes there are: 63 forks come to about 14 s there (1.9 s of the host's CPU).
+    limits = Limits(timeout=30.0, wall_timeout=40.0) if mode == "gvisor" else SLOW_LIMITS
+    with WorkerPool(1, limits=limits, sandbox=sandbox_for(mode)) as pool:
         first = run_one(pool, leave_children)
         v = run_one(pool, one_fork)
     assert first.result == "failed: AssertionError: leaves its children to the sweep"

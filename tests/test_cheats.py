@@ -16,20 +16,23 @@ runs changes nothing), replacing `builtins.AssertionError` (the assert statement
 type, not the builtin name), patching `json` (the report is built with str methods), and
 gc-walking to `check` to replace its `__code__` (the running frame keeps the old code).
 
+Returning something that is not plain data — an object whose `__eq__` is always true
+(HumanEval/0's `== True`), an int/float subclass with always-true `__eq__` and a `__sub__` that
+gives 0, or an object whose `__sub__`/`__abs__` defeat `abs(x - y) < 1e-6` (HumanEval/2) —
+fails in both modes: io mode cannot carry it, and in assert mode the candidate the test calls
+checks what the completion's function returns (`codec.check_plain`) before the test sees it.
+
 In-process cheats assert mode CANNOT stop, by design: the completion runs in the test's own
 process, with the official harness's semantics, so it can reach everything the test uses.
 These are marked as strict xfails in assert mode ("limitation: ..."), and io mode must stop
 every one of them (strict assertion):
-- returning an object whose `__eq__` is always true (HumanEval/0's `== True`), an int/float
-  subclass with always-true `__eq__` and a `__sub__` that gives 0, or an object whose
-  `__sub__`/`__abs__` defeat `abs(x - y) < 1e-6` (HumanEval/2);
 - reading the expected value from the caller's frame: the next LOAD_CONST after the call in
   `sys._getframe(1).f_code` (HumanEval/0), or `f_locals["str"]` (HumanEval/38);
 - patching `builtins.abs` (HumanEval/2) or `math.fabs` (HumanEval/32), or redefining the
   prompt's helper `poly` that HumanEval/32's test evaluates the answer with;
 - a `sys.settrace` hook that sets `f_lineno` to jump over every line calling `candidate`;
 - stealing the per-job report token from the harness's frames (the `token` local of
-  `run_child`), writing a forged passing report to fd 3, then `os._exit(0)`.
+  `run_sample`), writing a forged passing report to fd 3, then `os._exit(0)`.
 (`unittest` is not patched: no HumanEval test uses it; `math.fabs` is the same attack.)
 
 Once found, now regression tests: in io mode a solution walking up its own stack found the
@@ -270,6 +273,8 @@ STEAL_TOKEN = """    import os, sys
 
 FRAME_CONSTS = """    import dis, sys
     caller = sys._getframe(1)
+    while caller.f_code.co_name != "check":  # past passk's plain-data check
+        caller = caller.f_back
     for ins in dis.get_instructions(caller.f_code):
         if ins.offset > caller.f_lasti and ins.opname == "LOAD_CONST":
             return ins.argval
@@ -282,9 +287,8 @@ IN_PROCESS_CHEATS = [
         "HumanEval/0",
         "    class AlwaysEqual:\n        def __eq__(self, other):\n            return True\n"
         "    return AlwaysEqual()\n",
-        assert_result=None,
+        assert_result=NOT_PLAIN,
         io_result=NOT_PLAIN,
-        limitation="`candidate(...) == True` calls the returned object's __eq__",
     ),
     Case(
         "float subclass with always-true __eq__",
@@ -294,9 +298,8 @@ IN_PROCESS_CHEATS = [
         "        __hash__ = float.__hash__\n"
         "        def __sub__(self, other):\n            return F(0.0)\n"
         "    return F(7.0)\n",
-        assert_result=None,
+        assert_result=NOT_PLAIN,
         io_result=NOT_PLAIN,
-        limitation="the test compares and subtracts with the subclass's own methods",
     ),
     Case(
         "int subclass with always-true __eq__",
@@ -306,9 +309,8 @@ IN_PROCESS_CHEATS = [
         "        __hash__ = int.__hash__\n"
         "        def __sub__(self, other):\n            return 0\n"
         "    return I(7)\n",
-        assert_result=None,
+        assert_result=NOT_PLAIN,
         io_result=NOT_PLAIN,
-        limitation="the test compares and subtracts with the subclass's own methods",
     ),
     Case(
         "object whose __sub__ and __abs__ beat a tolerance check",
@@ -318,25 +320,26 @@ IN_PROCESS_CHEATS = [
         "        def __sub__(self, other):\n            return self\n"
         "        def __abs__(self):\n            return 0.0\n"
         "    return T()\n",
-        assert_result=None,
+        assert_result=NOT_PLAIN,
         io_result=NOT_PLAIN,
-        limitation="abs(candidate(x) - y) < 1e-6 runs the object's __sub__ and __abs__",
     ),
     Case(
         "expected constant from the caller's code",
         "HumanEval/0",
         FRAME_CONSTS,
         assert_result=None,
-        io_result="failed: AssertionError",
-        limitation="the caller's frame is check's: the LOAD_CONST after the call is the answer",
+        io_result="failed: AttributeError",
+        limitation="check's frame is up the stack: the LOAD_CONST after the call is the answer",
     ),
     Case(
         "expected value from the caller's locals",
         "HumanEval/38",
-        "    import sys\n    return sys._getframe(1).f_locals['str']\n",
+        "    import sys\n    caller = sys._getframe(1)\n"
+        "    while caller.f_code.co_name != 'check':\n        caller = caller.f_back\n"
+        "    return caller.f_locals['str']\n",
         assert_result=None,
-        io_result="failed: KeyError",
-        limitation="check holds the expected plaintext in its local `str`",
+        io_result="failed: AttributeError",
+        limitation="check, up the stack, holds the expected plaintext in its local `str`",
     ),
     Case(
         "patch builtins.abs",
@@ -376,7 +379,7 @@ IN_PROCESS_CHEATS = [
         STEAL_TOKEN,
         assert_result=None,
         io_result="failed: ",
-        limitation="the token is a local of run_child, on the completion's own stack",
+        limitation="the token is a local of run_sample, on the completion's own stack",
     ),
 ]
 
@@ -400,7 +403,8 @@ PROC_FORGE = Case(
     io_result="failed: PermissionError",
 )
 
-# io mode only, a bug: the solution finds the test's source on its own stack.
+# The solution finds the test's source in a job on its own stack: in assert mode the test is the
+# sample's own (a limitation); in io mode, a bug once: the solution's process never holds it.
 STEAL_TEST = Case(
     "read the test source from the worker's job on the stack",
     "HumanEval/0",
@@ -417,8 +421,9 @@ STEAL_TEST = Case(
         frame = frame.f_back
     return None
 """,
-    assert_result="failed: AssertionError",  # its job holds the program, not a `test`
+    assert_result=None,
     io_result="failed: ",
+    limitation="the test is part of the sample's own job, on its own stack",
 )
 
 CHEATS = [
@@ -496,14 +501,14 @@ OTHERS = [
         "returns a generator",
         "HumanEval/28",
         "    return (s for s in strings)\n",
-        "failed: AssertionError",
+        NOT_PLAIN + ": not plain data: builtins.generator",
         NOT_PLAIN + ": not plain data: builtins.generator",
     ),
     Case(
         "returns an iterator",
         "HumanEval/28",
         "    return iter(strings)\n",
-        "failed: AssertionError",
+        NOT_PLAIN + ": not plain data: builtins.list_iterator",
         NOT_PLAIN + ": not plain data: builtins.list_iterator",
     ),
     Case(

@@ -34,8 +34,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from passk.execution import codec, iomode
-from passk.execution.codec import MAX_DEPTH, CodecError, decode, encode
+from passk.execution import codec
+from passk.execution.codec import MAX_DEPTH, CodecError, check_plain, decode, encode, read_frame
 
 NAN, INF = float("nan"), float("inf")
 BUILTIN_TYPES = (
@@ -462,6 +462,25 @@ def test_anything_but_exact_builtin_plain_data_is_refused(value: Any) -> None:
         encode(value)
 
 
+@settings(max_examples=100, deadline=None)
+@given(PLAIN)
+def test_check_plain_accepts_what_encode_accepts(value: Any) -> None:
+    check_plain(value)  # assert mode's rule for what a candidate returns is io mode's
+
+
+@pytest.mark.parametrize("value", REFUSED.values(), ids=REFUSED.keys())
+def test_check_plain_refuses_what_encode_refuses(value: Any) -> None:
+    with pytest.raises(CodecError, match="not plain data"):
+        check_plain(value)
+
+
+def test_check_plain_refuses_self_reference_and_depth() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(CodecError, match="nested too deeply"):
+        check_plain(loop)
+
+
 def test_refusal_names_the_type() -> None:
     with pytest.raises(CodecError, match=r"AlwaysEqualInt"):
         encode([AlwaysEqualInt(1)])
@@ -655,7 +674,7 @@ def test_frame_declaring_a_huge_size_is_refused_before_reading() -> None:
     r, _ = _pipe_with(struct.pack(">I", 0xFFFFFFFF) + b"{}")
     try:
         with pytest.raises(CodecError, match="too large"):
-            iomode._read_frame(r, None, 16 << 20)
+            read_frame(r, max_bytes=16 << 20)
     finally:
         os.close(r)
 
@@ -664,12 +683,12 @@ def test_frame_round_trip_and_truncation() -> None:
     body = encode([[1, (2,)], {"k": b"v"}])
     r, _ = _pipe_with(struct.pack(">I", len(body)) + body)
     try:
-        assert decode(iomode._read_frame(r, None, 1 << 20) or b"") == [[1, (2,)], {"k": b"v"}]
-        assert iomode._read_frame(r, None, 1 << 20) is None  # end of stream
+        assert decode(read_frame(r, max_bytes=1 << 20) or b"") == [[1, (2,)], {"k": b"v"}]
+        assert read_frame(r, max_bytes=1 << 20) is None  # end of stream
     finally:
         os.close(r)
     r, _ = _pipe_with(struct.pack(">I", 100) + b"short")
     try:
-        assert iomode._read_frame(r, None, 1 << 20) is None  # the writer went away mid-frame
+        assert read_frame(r, max_bytes=1 << 20) is None  # the writer went away mid-frame
     finally:
         os.close(r)

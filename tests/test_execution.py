@@ -7,22 +7,22 @@ Every sample runs under passk's copy of the official `reliability_guard`, so `os
 system calls through the `posix` module (which the guard, like the official one, leaves alone),
 `signal.raise_signal` and ctypes.
 
-Samples cannot write where the host can read (the native sandbox has a read-only root and a
+Samples see none of the host's files (the native sandbox shows a minimal read-only root and a
 private /tmp), so the host watches them through /proc (their processes, /proc/PID/cwd and
-/proc/PID/root) and signals them through files in a directory they can read (`exchange`).
+/proc/PID/root) and signals them through files it puts there: in a running sample's work
+directory, or in the work root of one worker as that worker sees it (`plant`).
 
 Safety: no test kills anything but processes it started, by PID (no fork bombs, no kill(-1),
 nothing aimed at a parent). Worker pids come from pool internals: `pool._procs[i].proc.pid`
 is the process the pool started; in native mode it forks once into the new namespaces, and
-that child (PID 1 of its namespace) is the worker that forks the samples.
+that child (PID 1 of its namespace) is the worker. The worker's oldest child is its sample
+server, forked before the first job; samples are the server's children.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,16 +57,6 @@ def pool(request: pytest.FixtureRequest) -> Iterator[WorkerPool]:
             yield p
 
 
-@pytest.fixture
-def exchange() -> Iterator[Path]:
-    """A directory the host writes and samples can read, in every sandbox mode."""
-    root = "/dev/shm" if os.path.isdir("/dev/shm") else "/var/tmp"
-    path = Path(tempfile.mkdtemp(prefix="passk-test-", dir=root))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
-
-
 def run1(pool: WorkerPool, program: str) -> Verdict:
     [(job_id, verdict)] = list(pool.run([Job(7, program)]))
     assert job_id == 7
@@ -90,7 +80,7 @@ def run_in_background(pool: WorkerPool, program: str) -> Callable[[], Verdict]:
 
 
 def workers(pool: WorkerPool, procs) -> list[int]:
-    """The pid of each slot's worker process, the one whose children are samples."""
+    """The pid of each slot's worker process, the one whose oldest child is the sample server."""
     if not pool.sandbox.namespaces:
         return [w.proc.pid for w in pool._procs]
     inner = []
@@ -105,11 +95,21 @@ def wait_for_sample(pool: WorkerPool, procs, file: str) -> tuple[int, int]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         for worker in workers(pool, procs):
-            for pid in procs.children(worker):
+            for pid in procs.descendants(worker):
                 if os.path.exists(f"/proc/{pid}/cwd/{file}"):
                     return worker, pid
         time.sleep(0.005)
     raise AssertionError(f"no sample made {file}")
+
+
+def sample_server(worker: int, procs) -> int:
+    """A worker's sample server: its oldest child (it was forked before the first job)."""
+    return min(procs.children(worker), key=start_time)
+
+
+def start_time(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
 
 
 def cmdline(pid: int) -> str:
@@ -431,16 +431,13 @@ def wait_for(path):
 
 
 @pytest.mark.parametrize("name", DAEMONS)
-def test_processes_left_behind_are_killed(
-    pool: WorkerPool, procs, exchange: Path, name: str
-) -> None:
-    go = exchange / "go"
-    program = f"{WAIT_FOR}\n{DAEMONS[name]}\nwait_for('ready')\nwait_for({str(go)!r})\n"
+def test_processes_left_behind_are_killed(pool: WorkerPool, procs, name: str) -> None:
+    program = f"{WAIT_FOR}\n{DAEMONS[name]}\nwait_for('ready')\nwait_for('go')\n"
     verdict = run_in_background(pool, program)
     worker, sample = wait_for_sample(pool, procs, "ready")
-    left = set(procs.descendants(worker))  # the sample and what it started
+    left = set(procs.descendants(worker)) - {sample_server(worker, procs)}  # the sample and its own
     assert sample in left and len(left) >= 2, left
-    go.touch()
+    Path(f"/proc/{sample}/cwd/go").touch()
     v = verdict()
     assert v.outcome is Outcome.PASSED, v.result
     alive = procs.still_running(left, within=5.0)
@@ -467,7 +464,10 @@ def test_no_hostile_sample_killed_a_worker_or_left_a_process(pool: WorkerPool, p
     # Module order: this runs after every test above that uses this pool.
     assert [w.proc.pid for w in pool._procs] == pool.first_worker_pids  # type: ignore[attr-defined]
     assert all(w.proc.poll() is None for w in pool._procs)
-    assert all(procs.children(pid) == [] for pid in workers(pool, procs))
+    for worker in workers(pool, procs):
+        server = sample_server(worker, procs)
+        assert procs.children(worker) == [server]
+        assert procs.children(server) == []
     verdicts = dict(pool.run([Job(1, "assert True"), Job(2, "assert False")]))
     assert verdicts[1].outcome is Outcome.PASSED
     assert verdicts[2].result == "failed: AssertionError"
@@ -476,20 +476,31 @@ def test_no_hostile_sample_killed_a_worker_or_left_a_process(pool: WorkerPool, p
 # ---------------------------------------------------------------- worker death
 
 
-def kill_worker_mid_sample(mode: str, procs, exchange: Path) -> tuple[Verdict, int, int, int]:
-    """On a one-worker pool, SIGKILL the worker while its sample sleeps; the retry (which
-    finds the file `retry` in `exchange`) ends at once. Returns (verdict, first sample's pid,
+def plant(pool: WorkerPool, procs, name: str) -> Path:
+    """Create `name` in the work root of the pool's (only) worker, as that worker sees it: a
+    sample finds it beside its work directory. (Without namespaces that root is the pool's,
+    which a replacement worker shares: remove the file to keep it from that worker's samples.)"""
+    [worker] = workers(pool, procs)
+    root = f"/proc/{worker}/root/tmp/passk" if pool.sandbox.namespaces else pool._tmp
+    path = Path(root, name)
+    path.touch()
+    return path
+
+
+def kill_worker_mid_sample(mode: str, procs) -> tuple[Verdict, int, int, int]:
+    """On a one-worker pool, SIGKILL the worker while its sample sleeps; the retry, on a new
+    worker that lacks the file `slow`, ends at once. Returns (verdict, first sample's pid,
     old worker, new worker); the pool is closed again."""
-    retry = exchange / "retry"
     program = (
         f"{WAIT_FOR}\nopen('started', 'w').close()\n"
-        f"if not os.path.exists({str(retry)!r}):\n    time.sleep(30)\n"
+        "if os.path.exists(posix.getcwd() + '/../slow'):\n    time.sleep(30)\n"
     )
     with WorkerPool(1, limits=LIMITS, sandbox=sandbox(mode)) as pool:
+        slow = plant(pool, procs, "slow")
         verdict = run_in_background(pool, program)
         worker, sample = wait_for_sample(pool, procs, "started")
-        retry.touch()
         os.kill(worker, signal.SIGKILL)
+        slow.unlink(missing_ok=True)
         v = verdict()
         [new_worker] = workers(pool, procs)
         assert run1(pool, "assert True").passed  # the replacement answers
@@ -497,8 +508,8 @@ def kill_worker_mid_sample(mode: str, procs, exchange: Path) -> tuple[Verdict, i
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_pool_recovers_when_a_worker_is_killed_mid_sample(mode: str, procs, exchange: Path) -> None:
-    v, sample, worker, new_worker = kill_worker_mid_sample(mode, procs, exchange)
+def test_pool_recovers_when_a_worker_is_killed_mid_sample(mode: str, procs) -> None:
+    v, sample, worker, new_worker = kill_worker_mid_sample(mode, procs)
     kill_if_ours(procs.still_running([sample], within=0))  # see the test below
     assert v.outcome is Outcome.PASSED, v  # retried on a fresh worker
     assert new_worker != worker
@@ -509,11 +520,11 @@ def test_pool_recovers_when_a_worker_is_killed_mid_sample(mode: str, procs, exch
     "mode",
     [
         "native",  # the worker is PID 1 of the sample's PID namespace: they die together
-        "none",  # the sample's parent-death signal takes it down with its worker
+        "none",  # parent-death signals: the worker takes its server, the server the sample
     ],
 )
-def test_sample_of_a_killed_worker_does_not_outlive_it(mode: str, procs, exchange: Path) -> None:
-    _, sample, _, _ = kill_worker_mid_sample(mode, procs, exchange)
+def test_sample_of_a_killed_worker_does_not_outlive_it(mode: str, procs) -> None:
+    _, sample, _, _ = kill_worker_mid_sample(mode, procs)
     alive = procs.still_running([sample], within=3.0)
     kill_if_ours(alive)
     assert not alive, f"sample {sample} still runs after its worker was killed"
@@ -595,3 +606,100 @@ def test_limits_rejects_non_finite_times(kwargs: dict[str, float]) -> None:
 def test_pool_needs_a_worker() -> None:
     with pytest.raises(InputError):
         WorkerPool(0)
+
+
+# ---------------------------------------------------------------- the minimal root
+
+
+def test_a_sample_sees_a_minimal_root() -> None:
+    """Top-level folders: those of /usr's layout, the interpreter's, /etc (passk's own), the
+    worker's modules, /dev, /proc and /tmp; no host /var, /home, /opt, /mnt, /run or /srv."""
+    program = "import posix\nassert False, ' '.join(sorted(posix.listdir('/')))\n"
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox("native")) as pool:
+        shown = set(run1(pool, program).message.split())
+    assert {"usr", "etc", "dev", "proc", "tmp", "passk-worker"} <= shown
+    assert not shown & {"var", "home", "opt", "mnt", "run", "srv", "boot", "media"}, shown
+
+
+def test_hide_masks_a_path_the_root_would_show() -> None:
+    zoneinfo = "/usr/share/zoneinfo"
+    if not os.path.isdir(zoneinfo):
+        pytest.skip(f"no {zoneinfo} here")
+    program = f"import posix\nassert False, len(posix.listdir({zoneinfo!r}))\n"
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox("native")) as pool:
+        shown = run1(pool, program).message
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox("native"), hide=[zoneinfo]) as pool:
+        hidden = run1(pool, program).message
+    assert int(shown) > 0 and hidden == "0", (shown, hidden)
+
+
+# ---------------------------------------------------------------- cgroups
+
+
+def cgroup_dirs_named(name: str) -> list[str]:
+    """Directories called `name` anywhere in the host's cgroup trees."""
+    found = []
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        found += [os.path.join(root, d) for d in dirs if d == name]
+    return found
+
+
+@pytest.mark.parametrize("mode", ["native", "gvisor"])
+def test_a_pool_removes_its_cgroups_when_closed(mode: str) -> None:
+    """Every group the pool made, and every group runsc made for its gVisor sandboxes (in
+    every v1 hierarchy), is gone once the pool is closed; while it ran, each slot had one."""
+    box = sandbox(mode)
+    if box.cgroups is None:
+        pytest.skip(f"no cgroups here: {box.notice}")
+    with WorkerPool(2, limits=LIMITS, sandbox=box) as pool:
+        assert pool._groups is not None
+        name = pool._groups.name
+        assert run1(pool, "assert True").passed
+        made = cgroup_dirs_named(name)
+        assert made, name
+        if mode == "native":
+            assert all({"slot0", "slot1"} <= set(os.listdir(d)) for d in made), made
+    assert cgroup_dirs_named(name) == []
+
+
+def test_missing_cgroups_are_said_at_start() -> None:
+    """Without root (here: an effective uid dropped for the call), no cgroups: a notice says
+    so, and the layers say nothing of them."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop and regain the effective uid")
+    os.seteuid(65534)
+    try:
+        box = choose_sandbox("none")
+    finally:
+        os.seteuid(0)
+    assert box.cgroups is None
+    assert box.notice is not None
+    assert box.notice.startswith("cgroups: unavailable (cgroups need root); a sample's memory")
+    assert "cgroup" not in box.describe()
+
+
+@pytest.mark.parametrize("module", ["isolation", "verdict", "worker", "sandbox"])
+def test_module_doctests_pass(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"passk.execution.{module}"))
+    assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", DAEMONS)
+def test_processes_left_behind_are_killed_without_cgroups(procs, name: str) -> None:
+    """Without a cgroup, the sweep kills every process of the slot's uid at once."""
+    try:
+        box = choose_sandbox("native", use_cgroups=False)
+    except SandboxUnavailable as e:
+        pytest.skip(str(e))
+    with WorkerPool(1, limits=LIMITS, sandbox=box) as pool:
+        program = f"{WAIT_FOR}\n{DAEMONS[name]}\nwait_for('ready')\n"
+        first = run1(pool, program)
+        [worker] = workers(pool, procs)
+        left = set(procs.descendants(worker)) - {sample_server(worker, procs)}
+        alive = procs.still_running(left, within=5.0)
+        kill_if_ours(alive)
+    assert first.passed, first.result
+    assert not alive, f"{alive} outlived their sample"

@@ -130,7 +130,7 @@ def open_pool(
     every node), once it has said what protects the machine."""
     if execution.executor == "ray":
         return _open_ray(execution, preimports, on_start)
-    box = choose_sandbox(execution.sandbox)
+    box = choose_sandbox(execution.sandbox, use_cgroups=execution.cgroups)
     pool = WorkerPool(
         execution.worker_count, limits=execution.limits, preimports=preimports, sandbox=box
     )
@@ -178,7 +178,14 @@ def _run(
     todo = [i for i in range(len(samples)) if i not in by_index]
     # Made as the executor takes them: a Ray executor holds only those in flight.
     jobs = (
-        make_job(i, bench.problems[samples[i].task_id], samples[i], settings["mode"]) for i in todo
+        make_job(
+            i,
+            bench.problems[samples[i].task_id],
+            samples[i],
+            settings["mode"],
+            plain_data=bench.plain_data,
+        )
+        for i in todo
     )
     with JsonlAppender(results.journal) as journal:
         if not done:
@@ -217,18 +224,24 @@ def _text_of(row: dict[str, Any]) -> Any:
     )
 
 
-def make_job(index: int, problem: Problem, sample: Sample, mode: str) -> Job:
-    """The job that judges one sample in the given verdict mode."""
-    if mode == "io":
-        return Job(
-            index,
-            problem.solution(sample.text, is_solution=sample.is_solution),
-            mode="io",
-            prompt=problem.prompt,
-            test=problem.test,
-            entry_point=problem.entry_point,
-        )
-    return Job(index, problem.program(sample.text, is_solution=sample.is_solution))
+def make_job(
+    index: int, problem: Problem, sample: Sample, mode: str, *, plain_data: bool = True
+) -> Job:
+    """The job that judges one sample in the given verdict mode: the sample's code, and the
+    problem's test and entry point (io mode: the test runs in a trusted judge; assert mode: in
+    the sample's process, calling a candidate that must return plain data). A benchmark whose
+    tests do not compare plain data (`Benchmark.plain_data`) gets the official program whole."""
+    if mode == "assert" and not plain_data:
+        return Job(index, problem.program(sample.text, is_solution=sample.is_solution))
+    solution = problem.solution(sample.text, is_solution=sample.is_solution)
+    return Job(
+        index,
+        solution,
+        mode=mode,
+        prompt=problem.prompt if mode == "io" else "",
+        test=problem.test,
+        entry_point=problem.entry_point,
+    )
 
 
 # What a sample with no program to run failed of, where its endpoint gave no reason.

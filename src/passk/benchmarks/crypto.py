@@ -351,6 +351,7 @@ def load_crypto() -> Benchmark:
         problems={p.task_id: p for p in problems},
         stop_sequences=STOP_SEQUENCES,
         preimports=preimports(),
+        plain_data=False,  # the check inspects the key objects the candidate returns
     )
 
 

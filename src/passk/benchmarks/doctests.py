@@ -106,6 +106,7 @@ def load_doctests(path: str) -> Benchmark:
         check=CanonicalCheck(
             f"functions with examples in {where}", "examples", "doctests", fallbacks
         ),
+        plain_data=False,  # examples compare reprs: a Fraction or a dataclass is an answer
     )
 
 

@@ -73,6 +73,10 @@ class Benchmark:
     problems: Mapping[str, Problem]
     stop_sequences: tuple[str, ...] = ()
     preimports: tuple[str, ...] = field(default=())
+    # Its tests compare what the entry point returns with == (HumanEval's asserts), so a
+    # judge may require plain data (built-in types, as io mode carries); False where tests
+    # compare printed reprs instead (doctests), which any value may have.
+    plain_data: bool = True
     check: CanonicalCheck | None = None  # None: every problem is kept as it is
 
     def with_problems(self, problems: Sequence[Problem]) -> Benchmark:
@@ -118,4 +122,3 @@ def _set_fields(problem: Problem) -> dict[str, object]:
         for f in fields(problem)
         if f.default is MISSING or getattr(problem, f.name) != f.default
     }
-

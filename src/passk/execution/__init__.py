@@ -1,8 +1,9 @@
 """Execution: the only part of passk that runs untrusted programs (Chen et al. 2021, section 2.3).
 
-A warm pool of fork-server workers runs each sample in a child process of its own, with resource
-limits, its own session and work directory, and a wall-clock deadline, inside the sandbox
-chosen in `sandbox`; see `pool` and `worker`.
+A warm pool of fork-server workers runs each sample in a process of its own (forked from a
+server that never held a job), with resource limits, a cgroup per worker slot (`cgroups`), its
+own session and work directory, and a wall-clock deadline, inside the sandbox chosen in
+`sandbox`; see `pool` and `worker`.
 """
 
 from __future__ import annotations

@@ -6,22 +6,19 @@ asserts with `sys.settrace`. In io mode (`--mode io`) the judge runs the problem
 with a proxy `candidate`; each call's arguments go to the sandboxed solution process as plain
 data (`codec`), and plain data comes back, under a size bound and the job's deadline. The
 solution never sees the test, and the judge only compares values it built itself. Used by
-`worker` only.
+`worker` only; the solution's process descends from the worker's sample server, which never
+held a test, and the judge seeds its own random generator.
 """
 
 from __future__ import annotations
 
 import builtins
-import os
-import select
-import struct
-import time
 from collections.abc import Callable
 from typing import Any
 
 from passk.execution import codec
 
-_HEADER = struct.Struct(">I")
+NOT_PLAIN = "the solution returned something that is not plain data"
 
 
 class SolutionGone(Exception):
@@ -34,7 +31,7 @@ class CallTimeout(Exception):
 
 def serve(fn: Callable[..., Any], requests: int, replies: int, max_bytes: int) -> None:
     """In the solution process: answer calls until the judge closes the request pipe."""
-    while (frame := _read_frame(requests, None, max_bytes)) is not None:
+    while (frame := codec.read_frame(requests, max_bytes=max_bytes)) is not None:
         try:
             args, kwargs = codec.decode(frame, max_bytes=max_bytes)
             value = fn(*args, **kwargs)
@@ -46,7 +43,7 @@ def serve(fn: Callable[..., Any], requests: int, replies: int, max_bytes: int) -
             data = codec.encode(reply, max_bytes=max_bytes)
         except codec.CodecError as e:
             data = codec.encode(["bad", str(e)])
-        _write_frame(replies, data)
+        codec.write_frame(replies, data)
 
 
 def _message(e: BaseException) -> str:
@@ -66,12 +63,17 @@ class Candidate:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            _write_frame(
+            codec.write_frame(
                 self._requests, codec.encode([list(args), kwargs], max_bytes=self._max_bytes)
             )
         except BrokenPipeError:
             raise SolutionGone("the solution process has ended") from None
-        frame = _read_frame(self._replies, self._deadline, self._max_bytes)
+        try:
+            frame = codec.read_frame(
+                self._replies, deadline=self._deadline, max_bytes=self._max_bytes
+            )
+        except TimeoutError:
+            raise CallTimeout("the solution did not answer in time") from None
         if frame is None:
             raise SolutionGone("the solution process ended during a call")
         reply = codec.decode(frame, max_bytes=self._max_bytes)
@@ -79,7 +81,7 @@ class Candidate:
             return reply[1]
         if reply[0] == "raise":
             raise _exception(reply[1], reply[2])
-        raise TypeError(f"the solution returned something that is not plain data: {reply[1]}")
+        raise TypeError(f"{NOT_PLAIN}: {reply[1]}")
 
 
 def _exception(name: str, message: str) -> Exception:
@@ -92,33 +94,3 @@ def _exception(name: str, message: str) -> Exception:
         except Exception:  # some built-in exceptions take other arguments
             pass
     return RuntimeError(f"{name}: {message}")
-
-
-def _write_frame(fd: int, data: bytes) -> None:
-    data = _HEADER.pack(len(data)) + data
-    while data:
-        data = data[os.write(fd, data) :]
-
-
-def _read_frame(fd: int, deadline: float | None, max_bytes: int) -> bytes | None:
-    header = _read_exactly(fd, _HEADER.size, deadline)
-    if header is None:
-        return None
-    size = _HEADER.unpack(header)[0]
-    if size > max_bytes:
-        raise codec.CodecError(f"reply too large ({size} bytes > {max_bytes})")
-    return _read_exactly(fd, size, deadline)
-
-
-def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes | None:
-    data = bytearray()
-    while len(data) < size:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise CallTimeout("the solution did not answer in time")
-        chunk = os.read(fd, size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return bytes(data)

@@ -26,7 +26,9 @@ class ExecutionOptions:
     """Per-sample limits, the number of workers (None: one per core; with Ray, per node), the
     sandbox mode, the verdict mode ("assert", the paper's, or "io"), and the executor: "local"
     (this machine's worker pool) or "ray" (one pool per node of the Ray cluster at
-    `ray_address`; None: Ray's own choice, see `passk.execution.ray_executor`)."""
+    `ray_address`; None: Ray's own choice, see `passk.execution.ray_executor`). `cgroups=False`
+    leaves out the cgroup that bounds each sample as a whole, even where the machine gives one:
+    for measuring what it costs, never for a real run."""
 
     limits: Limits = field(default_factory=Limits)
     workers: int | None = None
@@ -34,6 +36,7 @@ class ExecutionOptions:
     mode: str = "assert"
     executor: str = "local"
     ray_address: str | None = None
+    cgroups: bool = True
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:

@@ -1,10 +1,12 @@
 """A pool of warm worker processes that run untrusted programs, one forked child per program.
 
-Each worker (`worker.py`, started with the real interpreter, isolated mode, an empty
-environment and a session of its own) imports what tests need once and then forks per sample,
-so a sample costs a fork rather than an interpreter start. The pool keeps one thread per
-worker: it hands the worker a job, waits for the verdict under a deadline, and restarts a
-worker that died or hung. Untrusted code never runs in this process.
+Each worker (`worker.py`, run from a private copy of its four modules with the real
+interpreter, isolated mode, an empty environment and a session of its own) imports what tests
+need once and then forks per sample, so a sample costs a fork rather than an interpreter start.
+Where the machine has cgroups, each worker slot gets one (`cgroups`) that holds every process of
+the sample it runs. The pool keeps one thread per worker: it hands the worker a job, waits for
+the verdict under a deadline, and restarts a worker that died or hung. Untrusted code never
+runs in this process.
 """
 
 from __future__ import annotations
@@ -15,9 +17,7 @@ import json
 import math
 import os
 import queue
-import select
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -29,11 +29,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from passk.errors import ExecutionError, InputError
-from passk.execution.sandbox import Sandbox, choose_sandbox
+from passk.execution import codec
+from passk.execution.cgroups import GroupLimits, PoolGroups, SlotGroup
+from passk.execution.sandbox import (
+    GVISOR_MEMORY_MB,
+    GVISOR_TASKS,
+    SLOT_UID_BASE,
+    Runtime,
+    Sandbox,
+    choose_sandbox,
+    make_runtime,
+)
 from passk.execution.verdict import Outcome, Verdict
 
-WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-_HEADER = struct.Struct(">I")
 _WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 _START_TIMEOUT_S = 60.0
 # How long past a job's own wall limit the pool waits for the worker's reply before it calls
@@ -81,10 +89,13 @@ class Limits:
 class Job:
     """One sample to judge. `id` is the caller's, returned with the verdict.
 
-    Assert mode (the paper's): `program` is the whole check program, run in one process.
-    io mode: `program` is the solution alone; the judge runs `prompt` (for its helpers) and
-    `test`, then `check(candidate)`, where calls to candidate reach `entry_point` in the
-    solution's process as plain data.
+    Assert mode (the paper's), with `test` and `entry_point`: `program` is the solution; its
+    process runs it, then the test, then `check(entry_point)` (the official program), where
+    the candidate must return plain data. Without them, `program` is a whole program, run as is.
+    io mode: `program` is the solution alone; a trusted judge runs `prompt` (for its helpers)
+    and `test`, then `check(candidate)`, where calls to candidate reach `entry_point` in the
+    solution's process as plain data. (A new kind of job adds a mode here and a kind in the
+    worker's `_SAMPLE_KINDS`.)
     """
 
     id: int
@@ -99,6 +110,8 @@ class Job:
             raise InputError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.mode == "io" and not (self.test and self.entry_point):
             raise InputError("an io-mode job needs the problem's test and entry point")
+        if bool(self.test) != bool(self.entry_point):
+            raise InputError("a job with a test needs its entry point, and the other way round")
 
 
 MODES = ("assert", "io")
@@ -112,15 +125,38 @@ def default_tmp_root() -> str:
     return tempfile.gettempdir()
 
 
+@dataclass
+class _Slot:
+    """What one worker slot is started with: its number, its cgroup (None without cgroups or
+    under gVisor, whose sandbox gets a cgroup of its own from runsc), the pool's groups."""
+
+    index: int
+    group: SlotGroup | None
+    groups: PoolGroups | None
+    gvisor_limits: GroupLimits | None
+
+
 class _WorkerProcess:
     """One worker process and the pipes to it; used by one pool thread only."""
 
-    def __init__(self, config: dict[str, Any], sandbox: Sandbox) -> None:
+    def __init__(
+        self, config: dict[str, Any], sandbox: Sandbox, runtime: Runtime, slot: _Slot
+    ) -> None:
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self._sandbox = sandbox
+        self._slot = slot
+        self._container: SlotGroup | None = None  # a gVisor sandbox's own cgroup
+        cgroup = None
+        if slot.groups is not None and slot.gvisor_limits is not None:
+            path, self._container = slot.groups.container(slot.index, slot.gvisor_limits)
+            cgroup = (path, slot.gvisor_limits)
         self.command = sandbox.command(
-            [sys.executable, "-I", "-B", str(WORKER_SCRIPT)], _WORKER_ENV
+            [sys.executable, "-I", "-B"], _WORKER_ENV, runtime, cgroup=cgroup
         )
+        fds: list[int] = []
+        if slot.group is not None:  # opened here: a sandboxed worker cannot see /sys/fs/cgroup
+            config = {**config, "group": slot.group.worker_spec()}
+            fds = slot.group.fds
         self.proc = subprocess.Popen(
             self.command,
             stdin=subprocess.PIPE,
@@ -130,7 +166,10 @@ class _WorkerProcess:
             cwd="/",
             start_new_session=True,
             bufsize=0,
+            pass_fds=fds,
         )
+        if slot.group is not None:
+            slot.group.close_fds()
         self._send(config)
         ready = self._receive(time.monotonic() + _START_TIMEOUT_S)
         if not ready or not ready.get("ready"):
@@ -146,7 +185,7 @@ class _WorkerProcess:
             return False
         return True
 
-    def receive(self, limits: Limits) -> dict[str, Any] | None:
+    def receive(self, limits: Limits, *, kill: bool = True) -> dict[str, Any] | None:
         """The reply to the oldest job sent, or None when the worker died or hung (it is then
         killed). The worker starts that job when it has answered the one before, so the wait
         is bounded by one job's wall limit plus a grace period."""
@@ -154,7 +193,7 @@ class _WorkerProcess:
             reply = self._receive(time.monotonic() + limits.wall_limit + _REPLY_GRACE_S)
         except OSError:
             reply = None
-        if reply is None:
+        if reply is None and kill:
             self.kill()
         return reply
 
@@ -163,23 +202,22 @@ class _WorkerProcess:
             raise ExecutionError(f"execution worker exited: {self.stderr_tail()}")
 
     def _receive(self, deadline: float) -> dict[str, Any] | None:
-        header = self._read(_HEADER.size, deadline)
-        body = header and self._read(_HEADER.unpack(header)[0], deadline)
+        assert self.proc.stdout is not None
+        try:
+            body = codec.read_frame(self.proc.stdout.fileno(), deadline=deadline)
+        except (TimeoutError, codec.CodecError):
+            return None
         return json.loads(body) if body else None
 
-    def _read(self, size: int, deadline: float) -> bytes | None:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        data = bytearray()
-        while len(data) < size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                return None
-            chunk = os.read(fd, size - len(data))
-            if not chunk:
-                return None
-            data += chunk
-        return bytes(data)
+    def died_of_oom(self) -> bool:
+        """Whether the kernel's OOM killer ended this worker's gVisor sandbox: its cgroup (the
+        sample's memory limit, plus the sandbox's own) was full."""
+        if self._container is None:
+            return False
+        try:
+            return self._container.oom_kills() > 0
+        except OSError:
+            return False
 
     def stderr_tail(self) -> str:
         self._stderr.seek(0)
@@ -194,6 +232,9 @@ class _WorkerProcess:
             self.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self.kill()
+        if self._container is not None:
+            self._container.remove()
+            self._container = None
         self._stderr.close()
 
     def kill(self) -> None:
@@ -202,6 +243,11 @@ class _WorkerProcess:
         self.proc.kill()
         self.proc.wait()
         self._sandbox.stop(self.command)
+        if self._slot.group is not None:  # samples of a worker that died mid-sample
+            self._slot.group.kill_all()
+        if self._container is not None:
+            self._container.remove()
+            self._container = None
 
 
 @dataclass
@@ -233,18 +279,24 @@ class WorkerPool:
         tmp_root: str | None = None,
         sandbox: Sandbox | None = None,
         guard: bool = True,
+        hide: Iterable[str] = (),
     ) -> None:
         """`guard` disables what the official harness's reliability guard disables (os.remove,
         os.getcwd, subprocess.Popen, ...) before each program, so verdicts match it; programs
         that are not samples, such as a project's own tests, run without it. The guard is no
-        isolation: the sandbox isolates either way."""
+        isolation: the sandbox isolates either way. `hide`: paths samples must not see even
+        where the sandbox's minimal root would show them (a run directory inside the
+        interpreter's own folders, say)."""
         if workers < 1:
             raise InputError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
         self.limits = limits or Limits()
         self.sandbox = sandbox or choose_sandbox("auto")
         self._tmp_root = tmp_root or default_tmp_root()
+        self._hide = tuple(hide)
         self._tmp = ""  # made by start(), removed by close()
+        self._runtime: Runtime | None = None
+        self._groups: PoolGroups | None = None
         self._config = {
             "preimports": list(preimports),
             "guard": guard,
@@ -274,15 +326,40 @@ class WorkerPool:
         )
 
     def start(self) -> WorkerPool:
+        try:
+            return self._start()
+        except BaseException:
+            self.close(abort=True)
+            raise
+
+    def _start(self) -> WorkerPool:
         if not self._tmp:
             self._tmp = tempfile.mkdtemp(prefix="passk-", dir=self._tmp_root)
             self._config["tmp_root"] = self._tmp
+            uids = [SLOT_UID_BASE + i for i in range(self.workers)]
+            # Apart from the work directories: the tmp root holds only those.
+            runtime = Path(tempfile.mkdtemp(prefix="passk-runtime-")) / "runtime"
+            self._runtime = make_runtime(runtime, uids, self._hide)
+        if self.sandbox.cgroups is not None and self._groups is None:
+            self._groups = PoolGroups(self.sandbox.cgroups, self._group_limits())
         for slot in range(self.workers):
             self._procs.append(self._start_worker(slot))
         return self
 
-    def _start_worker(self, slot: int) -> _WorkerProcess:
-        return _WorkerProcess({**self._config, **self.sandbox.worker_config(slot)}, self.sandbox)
+    def _group_limits(self) -> GroupLimits:
+        """A slot's: the sample's memory and processes, one CPU."""
+        return GroupLimits(self.limits.max_memory_mb << 20, self.limits.max_processes)
+
+    def _start_worker(self, index: int) -> _WorkerProcess:
+        assert self._runtime is not None
+        slot = _Slot(index, None, self._groups, None)
+        if self._groups is not None and self.sandbox.mode == "gvisor":
+            memory = self.limits.max_memory_mb and self.limits.max_memory_mb + GVISOR_MEMORY_MB
+            slot.gvisor_limits = GroupLimits(memory << 20, GVISOR_TASKS)
+        elif self._groups is not None:
+            slot.group = self._groups.slot(index)
+        config = {**self._config, **self.sandbox.worker_config(index, self._runtime)}
+        return _WorkerProcess(config, self.sandbox, self._runtime, slot)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Verdict]]:
         """Yield (job id, verdict) for every job, in the order they finish."""
@@ -370,21 +447,29 @@ class WorkerPool:
         # A worker that dies under a sample is replaced and the sample tried once more, so one
         # hostile sample cannot take the pool down, and a sample is never lost.
         head = inflight[0]
-        reply = self._procs[slot].receive(self.limits)
+        proc = self._procs[slot]
+        reply = proc.receive(self.limits, kill=False)
         if reply is not None:
             inflight.popleft()
             done.put((head.job.id, _to_verdict(reply)))
             return
+        oom = proc.died_of_oom()  # before kill(), which removes the sandbox's cgroup
+        proc.kill()
         with self._lock:
             closed = self._closed
             if not closed:
-                self._procs[slot].close()
+                proc.close()
                 self._procs[slot] = self._start_worker(slot)
         head.attempts += 1
-        if closed or head.attempts >= 2:
-            inflight.popleft()
+        verdict = None
+        if oom:  # the sample filled its gVisor sandbox: judged, not retried
+            verdict = self._sandbox_oom_verdict()
+        elif closed or head.attempts >= 2:
             why = "the pool was closed" if closed else "the execution worker died twice"
-            done.put((head.job.id, Verdict(Outcome.ERROR, "WorkerDied", f"{why} on this sample")))
+            verdict = Verdict(Outcome.ERROR, "WorkerDied", f"{why} on this sample")
+        if verdict is not None:
+            inflight.popleft()
+            done.put((head.job.id, verdict))
         if closed:
             while inflight:
                 job = inflight.popleft().job
@@ -392,6 +477,14 @@ class WorkerPool:
             return
         for entry in inflight:  # what the dead worker had queued goes to its replacement
             self._procs[slot].send(entry.frame)
+
+    def _sandbox_oom_verdict(self) -> Verdict:
+        return Verdict(
+            Outcome.FAILED,
+            "MemoryError",
+            f"out of memory: the sample filled its gVisor sandbox ({self.limits.max_memory_mb} "
+            f"MB and the sandbox's own {GVISOR_MEMORY_MB} MB)",
+        )
 
     def _job_frame(self, job: Job) -> bytes:
         return _frame(
@@ -406,9 +499,15 @@ class WorkerPool:
             proc.kill() if abort else proc.close()
         self._procs.clear()
         self.sandbox.close()
+        if self._groups is not None:
+            self._groups.close()
+            self._groups = None
         if self._tmp:
             _remove_tree(self._tmp)
             self._tmp = ""
+        if self._runtime is not None:
+            _remove_tree(str(self._runtime.root.parent))
+            self._runtime = None
 
     def __enter__(self) -> WorkerPool:
         return self.start()
@@ -429,8 +528,7 @@ def _to_verdict(reply: dict[str, Any]) -> Verdict:
 
 
 def _frame(obj: dict[str, Any]) -> bytes:
-    body = json.dumps(obj).encode()
-    return _HEADER.pack(len(body)) + body
+    return codec.frame(json.dumps(obj).encode())
 
 
 def _drain(q: queue.Queue[Any]) -> None:

@@ -1,111 +1,106 @@
-"""passk's execution worker: a fork server that runs each untrusted program in a child of its own.
+"""passk's execution worker: a fork server that runs each untrusted program in a process of its own.
 
-This file runs as a separate process (started by `passk.execution.pool`, never imported by
-passk); besides the standard library it imports only passk's own isolation, io-mode and codec
-modules. It enters the sandbox, imports the modules tests commonly need once, freezes its heap,
-then for every job forks a child that sets up its limits and runs the program. A fork of a warm
+This file runs in a separate process (started by `passk.execution.pool` from a private copy of
+passk's worker modules, `sandbox.Runtime`); besides the standard library it imports only its
+sibling modules isolation, iomode and codec. It enters the sandbox, imports the modules tests
+commonly need once, freezes its heap, and then, before it has read any job, forks the *sample
+server*: the process every sample is forked from. The server never holds a program, a test or
+an expected value; each sample's process reads its own job from a pipe of its own, so nothing
+of another sample, and in io mode nothing of the test, is in its memory. A fork of a warm
 process costs a millisecond or two where starting Python costs tens.
 
-Protocol on stdin/stdout: frames of a 4-byte big-endian length and a UTF-8 JSON object. The
+Protocol with the pool, on stdin/stdout: frames (`codec.frame`) of UTF-8 JSON objects. The
 first frame configures the worker; each later frame is a job, answered by one reply frame.
 
-The child reports its end through a pipe, with a token the worker chose for this job: text a
+Kinds of job (`_SAMPLE_KINDS`, chosen by `_sample_job`): a whole `program` run as one
+(the official harness's), or `assert` — the solution, then the test, then
+`check(<entry point>)` in one process, where the candidate the test calls must return plain data
+(`codec.check_plain`) — or, in io mode, a `solution` that only answers a trusted judge's calls
+(the judge runs the test in a process forked from this worker, never from the server).
+
+The sample reports its end through a pipe, with a token the worker chose for this job: text a
 program prints, an exit status of 0, or a line written to any descriptor without the token
 never reads as a pass. The verdict is the worker's, from what it observed (exit status, signal,
-CPU time, wall time) and that report. A program that hunts the token in its own process's
-frames can still forge the report: in-process grading cannot stop that, io mode does.
+the sample cgroup's CPU time and OOM kills, wall time) and that report. A program that hunts
+the token in its own process's memory can still forge the report: in-process grading cannot
+stop that, io mode does.
 """
 
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import ctypes
+import fcntl
 import gc
 import importlib
 import io
 import json
 import math
 import os
+import random
 import resource
 import secrets
 import select
 import shutil
 import signal
-import struct
+import socket
 import subprocess
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
-from passk.execution import iomode, isolation
+from passk.execution import codec, iomode, isolation
 
-_HEADER = struct.Struct(">I")
 _OUTPUT_CHUNK = 1 << 16
-_MESSAGE_LIMIT = 1000
+_MESSAGE_LIMIT = 300  # characters of an exception's message kept in a verdict
+_NAME_LIMIT = 100
 _PR_SET_CHILD_SUBREAPER = 36
+_CPU_TICK_S = 0.05  # how often a running sample's cgroup CPU time is checked
+_SERVER_REPLY_S = 10.0  # how long the worker waits for the sample server to answer
+_PIPE_DEFAULT, _PIPE_MAX = 65536, 1 << 20  # a pipe's default capacity; what it may grow to
+_RESEED = random.seed  # bound to the `random` module's generator before any sample runs
 
 
 # ---------------------------------------------------------------- framing with the parent
 
 
 def read_frame(fd: int) -> dict[str, Any] | None:
-    header = _read_exactly(fd, _HEADER.size)
-    if header is None:
-        return None
-    body = _read_exactly(fd, _HEADER.unpack(header)[0])
-    if body is None:
-        return None
-    return json.loads(body)  # type: ignore[no-any-return,unused-ignore]
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = os.read(fd, size - len(chunks))
-        if not chunk:
-            return None
-        chunks += chunk
-    return bytes(chunks)
+    body = codec.read_frame(fd)
+    return None if body is None else json.loads(body)
 
 
 def write_frame(fd: int, obj: dict[str, Any]) -> None:
-    body = json.dumps(obj).encode()
-    data = _HEADER.pack(len(body)) + body
-    while data:
-        data = data[os.write(fd, data) :]
+    codec.write_frame(fd, json.dumps(obj).encode())
 
 
-# ---------------------------------------------------------------- the child: one sample
+# ---------------------------------------------------------------- a sample's process
 
 
-def run_child(
-    job: dict[str, Any], config: dict[str, Any], workdir: str, out_w: int, report_w: int
-) -> None:
-    """In the forked child: isolate, limit, run the program, report. Never returns."""
+def run_sample(
+    fds: list[int], config: dict[str, Any], group: isolation.SampleGroup | None
+) -> NoReturn:
+    """In a sample's process, forked by the sample server: read this sample's job from its own
+    pipe, join the slot's cgroup, isolate, limit, run, report. Never returns.
+
+    `fds`: the job pipe, the output pipe, then fd 3 (the report pipe; in io mode the judge's
+    request pipe) and, in io mode, fd 4 (the reply pipe).
+    """
+    job = json.loads(codec.read_frame(fds[0]) or b"{}")
     os.setsid()
-    os.chdir(workdir)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(out_w, 1)
-    os.dup2(out_w, 2)
-    os.dup2(report_w, 3)
-    os.closerange(4, 1 << 16)  # the worker's protocol pipes and everything else
-    _set_limits(job, config)
-    # The worker's SIGCHLD wakeup descriptor is closed above; without this, the handler would
-    # write into whatever file the sample opens next under that number.
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if group is not None:
+        group.join()
+    isolation.set_oom_score(isolation.OOM_SCORE_FIRST)
+    _set_descriptors(job["workdir"], fds[1], fds[2:])
+    _set_limits(job["timeout"], config, group)
+    _reset_signals()
     # The report is written with functions taken before the sample runs and encoded with
     # str methods only: a sample that patches os, json or this module cannot change it.
-    token, write, exit_now, getpid = job.pop("token"), os.write, os._exit, os.getpid
-    if job.get("mode") == "io":
-        status, error, message = _judge(job, config)
-    else:
-        _drop_privileges(config)
-        status, error, message = _execute(job["program"], config.get("guard", True))
+    token, write, exit_now, getpid = job.pop("token", ""), os.write, os._exit, os.getpid
+    _drop_privileges(config)
+    status, error, message = _SAMPLE_KINDS[job["kind"]](job, config.get("guard", True))
     _flush_std_streams()
     # The pid tells this process's report from one a forked copy of it would write.
     fields = (token, str(getpid()), status, error, message)
@@ -115,110 +110,113 @@ def run_child(
     exit_now(0)
 
 
+def _set_descriptors(workdir: str, out: int, numbered: list[int]) -> None:
+    """cwd the work directory; stdin empty; stdout and stderr the output pipe; `numbered` as
+    3, 4, ...; every other descriptor (the worker's, the cgroup's) closed."""
+    os.chdir(workdir)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    moved = [os.dup(fd) for fd in numbered]  # out of the way of the numbers they go to
+    for number, fd in enumerate(moved, start=3):
+        os.dup2(fd, number)
+    os.closerange(3 + len(moved), 1 << 16)
+
+
+def _reset_signals() -> None:
+    # The worker's SIGCHLD wakeup descriptor is closed; without this, the handler would
+    # write into whatever file the sample opens next under that number.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
 def _drop_privileges(config: dict[str, Any]) -> None:
-    """Become the slot's uid (where there is one), then die with the worker: the kernel clears
+    """Become the slot's uid (where there is one), then die with the parent: the kernel clears
     the parent-death signal on a uid change, so it is set after."""
     parent = os.getppid()
     if config.get("uid") is not None:
         isolation.drop_privileges(config["uid"], config["uid"])
     isolation.die_with_parent()
-    if os.getppid() != parent:  # the worker died before the signal was armed
+    if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(70)
 
 
-def _judge(job: dict[str, Any], config: dict[str, Any]) -> tuple[str, str, str]:
-    """io mode, in the trusted judge: start the solution, run the problem's check against it.
+def _set_limits(
+    timeout: float, config: dict[str, Any], group: isolation.SampleGroup | None
+) -> None:
+    cpu = math.ceil(timeout)
+    limits = {
+        resource.RLIMIT_CPU: (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second later
+        resource.RLIMIT_CORE: (0, 0),
+        resource.RLIMIT_NOFILE: (config["max_open_files"],) * 2,
+        resource.RLIMIT_FSIZE: (config["max_file_bytes"],) * 2,
+    }
+    # A cgroup that counts tasks bounds the sample's processes; RLIMIT_NPROC would count every
+    # process of the uid on the machine, so another passk run's sample in the same slot too.
+    if group is None or not group.counts_tasks:
+        limits[resource.RLIMIT_NPROC] = (config["max_processes"],) * 2
+    if config["max_memory_bytes"]:
+        limits[resource.RLIMIT_AS] = (config["max_memory_bytes"],) * 2
+    for which, value in limits.items():
+        resource.setrlimit(which, value)
 
-    The judge keeps the worker's uid and makes itself undumpable before the solution exists,
-    so the solution (another uid, or the same one without the sandbox) can neither read its
-    descriptors through /proc nor trace it.
-    """
-    isolation.set_undumpable()
-    isolation.die_with_parent()
-    requests_r, requests_w = os.pipe()
-    replies_r, replies_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _solution(job, config, requests_r, replies_w)
-        finally:
-            os._exit(70)
-    os.close(requests_r)
-    os.close(replies_w)
-    deadline = time.monotonic() + job["wall_timeout"] - 0.25
-    candidate = iomode.Candidate(requests_w, replies_r, deadline, config["max_reply_bytes"])
+
+def _run_program(job: dict[str, Any], guard: bool) -> tuple[str, str, str]:
+    """A whole program, run as the official harness's exec does: ("passed", "", "") or
+    ("failed", exception type, message)."""
     try:
-        return _run_check(job, candidate)
-    except iomode.CallTimeout:
-        return ("timed out", "", "")
-    except iomode.SolutionGone as e:
-        return _solution_end(pid, str(e), job["timeout"])
-    except BaseException as e:  # every failure of the check is a verdict
+        code = compile(job["program"], "<sample>", "exec")
+        if guard:
+            _human_eval_guard()
+        exec(code, {})
+        return ("passed", "", "")
+    except BaseException as e:
         return ("failed", _safe_name(e), _safe_message(e))
-    finally:
-        os.close(requests_w)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
 
 
-def _run_check(job: dict[str, Any], candidate: iomode.Candidate) -> tuple[str, str, str]:
-    namespace: dict[str, Any] = {}
-    # The prompt's own helpers (HumanEval/32's `poly`, /38's `encode_cyclic`) are part of the
-    # problem, so the judge defines them; the entry point it defines is never called.
-    with contextlib.suppress(Exception):
-        exec(_compile_trusted(job["prompt"], "<prompt>"), namespace)
-    # Some tests call the entry point by name as well (HumanEval/33 compares sort_third with
-    # itself): in assert mode that name is the completion's function, so here it is the proxy.
-    namespace[job["entry_point"]] = candidate
-    exec(_compile_trusted(job["test"], "<test>"), namespace)
-    namespace["check"](candidate)
-    return ("passed", "", "")
+def _run_assert(job: dict[str, Any], guard: bool) -> tuple[str, str, str]:
+    """The official program, `solution + "\\n" + test + "\\n" + "check(entry_point)"`, in one
+    namespace, in three steps: between the solution and the test the `random` generator is
+    seeded afresh (a state the completion saved cannot replay the test's draws), and the
+    candidate that `check` gets returns plain data only (an object with an always-true
+    `__eq__`, a subclass of a built-in type or an iterator fails before the test compares it)."""
+    try:
+        solution = compile(job["program"], "<sample>", "exec")
+        test = compile(job["test"], "<test>", "exec")
+        candidate = compile(job["entry_point"], "<sample>", "eval")
+        if guard:
+            _human_eval_guard()
+        namespace: dict[str, Any] = {}
+        exec(solution, namespace)
+        _RESEED()
+        exec(test, namespace)
+        namespace["check"](_returning_plain_data(eval(candidate, namespace)))
+        return ("passed", "", "")
+    except BaseException as e:
+        return ("failed", _safe_name(e), _safe_message(e))
 
 
-_TRUSTED_CODE: dict[tuple[str, str], Any] = {}
+def _returning_plain_data(fn: Any) -> Callable[..., Any]:
+    check, error, not_plain = codec.check_plain, codec.CodecError, iomode.NOT_PLAIN
+
+    def candidate(*args: Any, **kwargs: Any) -> Any:
+        value = fn(*args, **kwargs)
+        try:
+            check(value)
+        except error as e:
+            raise TypeError(f"{not_plain}: {e}") from None
+        return value
+
+    return candidate
 
 
-def _compile_trusted(source: str, name: str) -> Any:
-    """Compiled benchmark code (prompts, tests), cached in the worker: a problem's n samples
-    share it, and compiling it once before forking saves every judge the work."""
-    key = (source, name)
-    if key not in _TRUSTED_CODE:
-        if len(_TRUSTED_CODE) > 4096:
-            _TRUSTED_CODE.clear()
-        _TRUSTED_CODE[key] = compile(source, name, "exec")
-    return _TRUSTED_CODE[key]
-
-
-def _solution_end(pid: int, what: str, timeout: float) -> tuple[str, str, str]:
-    """Why the solution process went away in the middle of a call."""
-    _, status, usage = os.wait4(pid, 0)
-    signalled = os.WIFSIGNALED(status)
-    if signalled and os.WTERMSIG(status) == signal.SIGXCPU:
-        return ("timed out", "", "")
-    if signalled and os.WTERMSIG(status) == signal.SIGKILL and _cpu(usage) >= timeout:
-        return ("timed out", "", "")  # the hard CPU limit, a second past the soft one
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        return ("failed", "Killed", f"killed by signal {name}")
-    return ("failed", "EarlyExit", f"{what} (exit status {os.WEXITSTATUS(status)})")
-
-
-def _solution(job: dict[str, Any], config: dict[str, Any], requests: int, replies: int) -> None:
-    """io mode, in the solution's process: define the code, then answer the judge's calls."""
-    os.dup2(requests, 3)  # also closes the judge's report pipe, which fd 3 was
-    os.dup2(replies, 4)
-    os.closerange(5, 1 << 16)
-    _drop_privileges(config)
-    program, entry_point = job["program"], job["entry_point"]
-    # This process is a copy of the judge: forget the test before any solution code runs, so
-    # that walking up the stack or through the worker's globals finds no expected values.
-    job.clear()
-    _TRUSTED_CODE.clear()
-    gc.collect()
-    fn = _define(program, entry_point, config.get("guard", True))
-    iomode.serve(fn, 3, 4, config["max_reply_bytes"])
+def _serve_solution(job: dict[str, Any], guard: bool) -> tuple[str, str, str]:
+    """io mode: define the code, then answer the judge's calls (fd 3 in, fd 4 out)."""
+    fn = _define(job["program"], job["entry_point"], guard)
+    iomode.serve(fn, 3, 4, job["max_reply_bytes"])
     _flush_std_streams()
     os._exit(0)
 
@@ -244,41 +242,16 @@ def _define(program: str, entry_point: str, guard: bool) -> Any:
     return fn
 
 
-def _cpu(usage: Any) -> float:
-    return float(usage.ru_utime + usage.ru_stime)
-
-
-def _set_limits(job: dict[str, Any], config: dict[str, Any]) -> None:
-    cpu = math.ceil(job["timeout"])
-    limits = {
-        resource.RLIMIT_CPU: (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second later
-        resource.RLIMIT_CORE: (0, 0),
-        resource.RLIMIT_NOFILE: (config["max_open_files"],) * 2,
-        resource.RLIMIT_FSIZE: (config["max_file_bytes"],) * 2,
-        resource.RLIMIT_NPROC: (config["max_processes"],) * 2,
-    }
-    if config["max_memory_bytes"]:
-        limits[resource.RLIMIT_AS] = (config["max_memory_bytes"],) * 2
-    for which, value in limits.items():
-        resource.setrlimit(which, value)
-
-
-def _execute(program: str, guard: bool) -> tuple[str, str, str]:
-    """Run the program in a fresh namespace, as the official harness's exec does:
-    ("passed", "", "") or ("failed", exception type, message)."""
-    try:
-        code = compile(program, "<sample>", "exec")
-        if guard:
-            _human_eval_guard()
-        exec(code, {})
-        return ("passed", "", "")
-    except BaseException as e:
-        return ("failed", _safe_name(e), _safe_message(e))
+_SAMPLE_KINDS: dict[str, Callable[[dict[str, Any], bool], tuple[str, str, str]]] = {
+    "program": _run_program,
+    "assert": _run_assert,
+    "solution": _serve_solution,
+}
 
 
 def _safe_name(e: BaseException) -> str:
     name = type(e).__name__
-    return " ".join(name.split()) if isinstance(name, str) else "BaseException"
+    return _clean(name, _NAME_LIMIT) if isinstance(name, str) else "BaseException"
 
 
 def _safe_message(e: BaseException) -> str:
@@ -288,8 +261,18 @@ def _safe_message(e: BaseException) -> str:
         return "<unprintable>"
     if not isinstance(text, str):
         return "<unprintable>"
-    text = " ".join(text.split())  # also removes tabs and newlines, the report's separators
-    return text[:_MESSAGE_LIMIT]
+    return _clean(text, _MESSAGE_LIMIT)
+
+
+def _clean(text: str, limit: int) -> str:
+    """One line of printable characters, at most `limit` of them: what a results file may
+    carry of a message the sample chose (the report's separators, tabs and newlines, go too).
+
+    >>> _clean("a\\tb\\n\\x1b[31mc", 100)
+    'a b ?[31mc'
+    """
+    text = " ".join(text[: limit * 4].split())
+    return "".join(c if c.isprintable() else "?" for c in text)[:limit]
 
 
 def _flush_std_streams() -> None:
@@ -377,81 +360,358 @@ def _human_eval_guard() -> None:
         sys.modules[name] = None  # type: ignore[assignment]
 
 
+# ---------------------------------------------------------------- the judge (io mode)
+
+
+def run_judge(job: dict[str, Any], config: dict[str, Any], fds: list[int]) -> NoReturn:
+    """io mode, in the trusted judge, forked from the worker: run the problem's check against
+    the solution process, then report like a sample does. Never returns.
+
+    `fds`: the output pipe, then fd 3 (the report), 4 (requests) and 5 (replies). The judge
+    keeps the worker's uid and is undumpable, so the solution (another uid, or the same one
+    without the sandbox) can neither read its memory or descriptors nor trace it; it seeds its
+    own `random` generator, which the solution's process never shares.
+    """
+    token, deadline = job["token"], time.monotonic() + job["wall_timeout"] - 0.25
+    os.setsid()
+    _set_descriptors(job["workdir"], fds[0], fds[1:])
+    _set_limits(job["timeout"], config, None)
+    _reset_signals()
+    isolation.die_with_parent()
+    _RESEED()
+    candidate = iomode.Candidate(4, 5, deadline, config["max_reply_bytes"])
+    try:
+        status, error, message = _run_check(job, candidate)
+    except iomode.CallTimeout:
+        status, error, message = "timed out", "", ""
+    except iomode.SolutionGone as e:
+        status, error, message = "gone", "", str(e)
+    except BaseException as e:  # every failure of the check is a verdict
+        status, error, message = "failed", _safe_name(e), _safe_message(e)
+    _flush_std_streams()
+    _write_all(3, "\t".join((token, str(os.getpid()), status, error, message)).encode() + b"\n")
+    os._exit(0)
+
+
+def _run_check(job: dict[str, Any], candidate: iomode.Candidate) -> tuple[str, str, str]:
+    namespace: dict[str, Any] = {}
+    # The prompt's own helpers (HumanEval/32's `poly`, /38's `encode_cyclic`) are part of the
+    # problem, so the judge defines them; the entry point it defines is never called.
+    with contextlib.suppress(Exception):
+        exec(_compile_trusted(job["prompt"], "<prompt>"), namespace)
+    # Some tests call the entry point by name as well (HumanEval/33 compares sort_third with
+    # itself): in assert mode that name is the completion's function, so here it is the proxy.
+    namespace[job["entry_point"]] = candidate
+    exec(_compile_trusted(job["test"], "<test>"), namespace)
+    namespace["check"](candidate)
+    return ("passed", "", "")
+
+
+_TRUSTED_CODE: dict[tuple[str, str], Any] = {}
+
+
+def _compile_trusted(source: str, name: str) -> Any:
+    """Compiled benchmark code (prompts, tests), cached in the worker: a problem's n samples
+    share it, and compiling it once before forking saves every judge the work."""
+    key = (source, name)
+    if key not in _TRUSTED_CODE:
+        if len(_TRUSTED_CODE) > 4096:
+            _TRUSTED_CODE.clear()
+        _TRUSTED_CODE[key] = compile(source, name, "exec")
+    return _TRUSTED_CODE[key]
+
+
+# ---------------------------------------------------------------- the sample server
+
+
+class SampleServer:
+    """The worker's handle on the sample server: a process forked from the worker before the
+    worker read its first job, which forks each sample's process on request.
+
+    Over a socket pair, the worker sends the descriptors of a sample (its job pipe first); the
+    server answers with a line holding the sample's pid and, when the sample has ended, a line
+    with its wait status and CPU seconds. The server reads no job: the sample reads its own
+    from the pipe. The worker does not wait for the pid to go on: it needs it only to kill.
+    """
+
+    def __init__(
+        self, config: dict[str, Any], group: isolation.SampleGroup | None, keep: list[int]
+    ) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.pid = os.fork()
+        if self.pid == 0:
+            ours.close()
+            for fd in keep:  # the worker's own pipes to the pool
+                os.close(fd)
+            try:
+                _serve_samples(theirs, config, group)
+            finally:
+                os._exit(0)
+        theirs.close()
+        ours.setblocking(False)
+        self.sock = ours
+        self._buffer = b""
+        self._lines: collections.deque[str] = collections.deque()
+        self._sample: int | None = None
+
+    def request(self, fds: list[int]) -> None:
+        """Ask for a sample's process with these descriptors (its pid and end come later)."""
+        socket.send_fds(self.sock, [b"r"], fds)
+        self._sample = None
+
+    def sample_pid(self) -> int:
+        """The pid of the sample last asked for (waiting, bounded, for the server's answer)."""
+        if self._sample is None:
+            self._sample = int(self._next_line(time.monotonic() + _SERVER_REPLY_S))
+        return self._sample
+
+    def ended(self) -> tuple[int, float] | None:
+        """(wait status, CPU seconds) of the sample, if it has ended; never blocks."""
+        self._receive()
+        if self._sample is None and self._lines:
+            self._sample = int(self._lines.popleft())
+        if self._sample is not None and self._lines:
+            return self._end(self._lines.popleft())
+        return None
+
+    def wait_end(self) -> tuple[int, float]:
+        """The sample's end, once it has been killed (bounded: the server answers at once)."""
+        self.sample_pid()
+        return self._end(self._next_line(time.monotonic() + _SERVER_REPLY_S))
+
+    @staticmethod
+    def _end(line: str) -> tuple[int, float]:
+        status, cpu = line.split()
+        return int(status), float(cpu)
+
+    def _next_line(self, deadline: float) -> str:
+        while not self._lines:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError("the sample server does not answer")
+            select.select([self.sock], [], [], remaining)
+            self._receive()
+        return self._lines.popleft()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                chunk = self.sock.recv(256)
+            except BlockingIOError:
+                return
+            if not chunk:
+                raise RuntimeError("the sample server is gone")
+            *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+            self._lines.extend(line.decode() for line in lines)
+
+
+def _serve_samples(
+    sock: socket.socket, config: dict[str, Any], group: isolation.SampleGroup | None
+) -> None:
+    """In the sample server: for each request, fork a sample's process, say its pid, wait for
+    it, say how it ended."""
+    isolation.die_with_parent()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if group is not None:
+        group.join_server()
+    while True:
+        message, fds, _, _ = socket.recv_fds(sock, 16, 8)
+        if not message:
+            return
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            try:
+                run_sample(fds, config, group)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(f"{pid}\n".encode())
+        _, status, usage = os.wait4(pid, 0)
+        sock.sendall(f"{status} {usage.ru_utime + usage.ru_stime}\n".encode())
+
+
 # ---------------------------------------------------------------- the worker: supervise
 
 
 class Worker:
-    def __init__(self, config: dict[str, Any]) -> None:
+    """Runs one job at a time: starts the sample (and in io mode the judge), watches it under
+    the deadline and the cgroup's CPU budget, kills whatever is left, gives the verdict."""
+
+    def __init__(
+        self, config: dict[str, Any], group: isolation.SampleGroup | None, server: SampleServer
+    ) -> None:
         self.config = config
+        self.group = group
+        self.server = server
+        self.uid: int | None = config.get("uid")
         self.tmp_root = config["tmp_root"]
         self.output_limit = config["max_output_bytes"]
         self.sigchld_r = _sigchld_wakeup()
         self.subreaper = _become_subreaper()
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        job["token"] = secrets.token_hex(16)
-        if job.get("mode") == "io":
+        io_mode = job.get("mode") == "io"
+        if io_mode:  # compiled here, before the judge forks, so that n samples share the work
             for source, name in ((job["prompt"], "<prompt>"), (job["test"], "<test>")):
                 with contextlib.suppress(SyntaxError, ValueError):
                     _compile_trusted(source, name)
         workdir = _make_workdir(self.tmp_root)
-        if self.config.get("uid") is not None:
-            os.chown(workdir, self.config["uid"], self.config["uid"])
-        out_r, out_w = os.pipe()
-        report_r, report_w = os.pipe()
-        start = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                run_child(job, self.config, workdir, out_w, report_w)
-            finally:
-                os._exit(70)
-        os.close(out_w)
-        os.close(report_w)
+        if self.uid is not None:
+            os.chown(workdir, self.uid, self.uid)
+        token = secrets.token_hex(16)
+        cpu_before, oom_before = self._group_counts()
         try:
-            status, usage, wall_timed_out, output = self._supervise(
-                pid, out_r, start + job["wall_timeout"]
-            )
-            wall = time.monotonic() - start
-            self._sweep(pid)
-            report = _read_report(report_r, job["token"], pid)
+            run = self._run_io if io_mode else self._run_assert
+            verdict, cpu, wall, output = run(job, token, workdir, cpu_before)
         finally:
-            os.close(out_r)
-            os.close(report_r)
             _remove_workdir(workdir)
-        cpu = usage.ru_utime + usage.ru_stime
-        verdict = _verdict(job, status, cpu, wall_timed_out, report)
-        verdict.update(
-            wall_s=round(wall, 6), cpu_s=round(cpu, 6), output=output.decode("utf-8", "replace")
-        )
+        if self.group is not None and self.group.oom_kills() > oom_before:
+            verdict = _out_of_memory(verdict, self.config["max_memory_bytes"])
+        verdict.update(wall_s=round(wall, 6), cpu_s=round(cpu, 6), output=output)
         return verdict
 
-    def _supervise(self, pid: int, out_r: int, deadline: float) -> tuple[int, Any, bool, bytes]:
-        """Wait for the child, draining its output, until it exits or the deadline passes.
+    def _group_counts(self) -> tuple[float, int]:
+        if self.group is None:
+            return 0.0, 0
+        return self.group.cpu_seconds(), self.group.oom_kills()
 
-        A child's exit wakes the poll through SIGCHLD's wakeup descriptor (pidfd_open is missing
-        under gVisor, and one mechanism everywhere is simpler); orphans dying wake it too, so an
-        exit is always confirmed with wait4.
+    def _run_assert(
+        self, job: dict[str, Any], token: str, workdir: str, cpu_before: float
+    ) -> tuple[dict[str, Any], float, float, str]:
+        with _Pipes(3) as (sample_job, out, report):
+            frame = _job_frame(_sample_job(job, token, workdir))
+            sent = _send_early(sample_job.w, frame)
+            start = time.monotonic()
+            self.server.request([sample_job.r, out.w, report.w])
+            sample_job.close_read_end()
+            out.close_write_end()
+            report.close_write_end()
+            _send_job(sample_job.w, frame, sent)
+            sample_job.close_write_end()
+            ended: list[tuple[int, float]] = []
+
+            def done() -> bool:
+                end = self.server.ended()
+                if end is not None:
+                    ended.append(end)
+                return end is not None
+
+            why, output = self._supervise(
+                done, [self.server.sock.fileno()], out.r, start, job, cpu_before
+            )
+            pid = self.server.sample_pid()
+            if not ended:
+                _kill_group(pid)
+                self._kill_sample_group()
+                ended.append(self.server.wait_end())
+            wall = time.monotonic() - start
+            self._sweep([pid])
+            report_fields = _read_report(report.r, token, pid)
+        status, rusage_cpu = ended[0]
+        cpu = self._cpu(cpu_before, rusage_cpu)
+        timed_out = why != "ended" or cpu > job["timeout"]
+        return _verdict(job["timeout"], status, cpu, timed_out, report_fields), cpu, wall, output
+
+    def _run_io(
+        self, job: dict[str, Any], token: str, workdir: str, cpu_before: float
+    ) -> tuple[dict[str, Any], float, float, str]:
+        with _Pipes(5) as (sample_job, out, report, requests, replies):
+            frame = _job_frame(_solution_job(job, workdir, self.config))
+            sent = _send_early(sample_job.w, frame)
+            start = time.monotonic()
+            self.server.request([sample_job.r, out.w, requests.r, replies.w])
+            sample_job.close_read_end()
+            requests.close_read_end()
+            replies.close_write_end()
+            _send_job(sample_job.w, frame, sent)
+            sample_job.close_write_end()
+            judge = os.fork()
+            if judge == 0:
+                try:
+                    judge_job = {**job, "token": token, "workdir": workdir}
+                    run_judge(judge_job, self.config, [out.w, report.w, requests.w, replies.r])
+                finally:
+                    os._exit(70)
+            for pipe in (out, report):
+                pipe.close_write_end()
+            requests.close_write_end()
+            replies.close_read_end()
+            judged: list[tuple[int, Any]] = []
+
+            def done() -> bool:
+                found, status, usage = os.wait4(judge, os.WNOHANG)
+                if found == judge:
+                    judged.append((status, usage))
+                return found == judge
+
+            why, output = self._supervise(done, [self.sigchld_r], out.r, start, job, cpu_before)
+            if not judged:
+                _kill_group(judge)
+                _, status, usage = os.wait4(judge, 0)
+                judged.append((status, usage))
+            pid = self.server.sample_pid()
+            _kill_group(pid)
+            self._kill_sample_group()
+            solution_status, solution_cpu = self.server.wait_end()
+            wall = time.monotonic() - start
+            self._sweep([pid])
+            report_fields = _read_report(report.r, token, judge)
+        judge_status, judge_usage = judged[0]
+        cpu = _cpu(judge_usage) + self._cpu(cpu_before, solution_cpu)
+        timed_out = why != "ended" or cpu > job["timeout"]
+        if report_fields is not None and report_fields["status"] == "gone" and not timed_out:
+            verdict = _solution_end(solution_status, cpu, job["timeout"], report_fields["message"])
+        else:
+            verdict = _verdict(job["timeout"], judge_status, cpu, timed_out, report_fields)
+        return verdict, cpu, wall, output
+
+    def _cpu(self, before: float, rusage_cpu: float) -> float:
+        """The sample's CPU seconds: its cgroup's (every process it started, orphans too), or
+        where there is none, what the sample's process and the children it reaped used."""
+        if self.group is None:
+            return rusage_cpu
+        return max(self.group.cpu_seconds() - before, 0.0)
+
+    def _supervise(
+        self,
+        done: Callable[[], bool],
+        wake: list[int],
+        out_r: int,
+        start: float,
+        job: dict[str, Any],
+        cpu_before: float,
+    ) -> tuple[str, str]:
+        """Wait until `done()`, draining the output, while the wall deadline and the cgroup's
+        CPU budget last: ("ended" | "wall" | "cpu", the output, capped).
+
+        Wake-ups come from `wake` (the server's socket, or SIGCHLD's wakeup descriptor for the
+        judge) and the output pipe; with a cgroup, also every _CPU_TICK_S, to check its CPU
+        time (the sample's processes may spin in sessions of their own: only the group sees
+        them all).
         """
+        deadline = start + job["wall_timeout"]
         os.set_blocking(out_r, False)
         output = bytearray()
         poller = select.poll()
-        poller.register(out_r, select.POLLIN)
-        poller.register(self.sigchld_r, select.POLLIN)
+        for fd in (out_r, *wake):
+            poller.register(fd, select.POLLIN)
         while True:
-            wpid, status, usage = os.wait4(pid, os.WNOHANG)
-            if wpid == pid:
+            if done():
                 self._drain(out_r, output)
-                return status, usage, False, bytes(output)
+                return "ended", output.decode("utf-8", "replace")
+            if self.group is not None and self.group.cpu_seconds() - cpu_before > job["timeout"]:
+                return "cpu", output.decode("utf-8", "replace")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                _kill_group(pid)
-                _, status, usage = os.wait4(pid, 0)
-                return status, usage, True, bytes(output)
-            for fd, _ in poller.poll(max(1, math.ceil(remaining * 1000))):
+                return "wall", output.decode("utf-8", "replace")
+            wait = remaining if self.group is None else min(remaining, _CPU_TICK_S)
+            for fd, _ in poller.poll(max(1, math.ceil(wait * 1000))):
                 if fd == self.sigchld_r:
                     _drain_quietly(fd)
-                elif not self._drain(out_r, output):
+                elif fd == out_r and not self._drain(out_r, output):
                     poller.unregister(out_r)
 
     def _drain(self, fd: int, output: bytearray) -> bool:
@@ -467,36 +727,133 @@ class Worker:
             if room > 0:
                 output += chunk[:room]
 
-    def _sweep(self, pid: int) -> None:
-        """Kill whatever the sample left behind: its session, and orphans reparented to us.
+    def _kill_sample_group(self) -> None:
+        if self.group is not None:
+            self.group.kill_all()
 
-        As PID 1 of a namespace (the sandboxed modes) every other process in it is the sample's,
-        and kill(-1) reaches them all at once, however fast they fork; otherwise the orphans
-        are found as our children (we are a child subreaper).
+    def _sweep(self, pids: list[int]) -> None:
+        """Kill whatever the sample left behind and reap what this process adopted.
+
+        The cgroup holds every process of the sample, whatever its session; without one, a
+        helper of the slot's uid kills every process of that uid at once (a fork bomb cannot
+        outrun it); without either (no sandbox), the orphans are found as our children (we are
+        a child subreaper). Orphans are reparented to this process, never to the server.
         """
-        _kill_group(pid)
-        if os.getpid() == 1:
-            _kill_namespace()
-        elif self.subreaper:
-            _kill_children()
+        for pid in pids:
+            _kill_group(pid)
+        if self.group is not None:
+            self.group.kill_all()
+        elif self.uid is not None and any(p != self.server.pid for p in _children()):
+            # (the sample itself is reaped: whatever it left is reparented to this process)
+            isolation.kill_uid(self.uid)
+        if self.uid is None and self.subreaper:
+            _kill_children(exclude=self.server.pid)
+        self._reap()
+
+    def _reap(self) -> None:
+        """Reap zombies until the sample's cgroup counts no task (zombies count against its
+        process limit) or, without a count, until none is ready."""
+        for _ in range(2000):
+            found = _reap_exited()
+            if self.server.pid in found:
+                raise RuntimeError("the sample server died")
+            if self.group is None or self.group.tasks() == 0:
+                return
+            time.sleep(0.0005)
 
 
-def _kill_namespace() -> None:
-    """As PID 1: kill every other process of the namespace, then reap them all."""
-    for _ in range(1000):
+class _Pipe:
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+
+    def close_read_end(self) -> None:
+        self.r = _close(self.r)
+
+    def close_write_end(self) -> None:
+        self.w = _close(self.w)
+
+
+class _Pipes:
+    """`n` pipes for one job, every end closed on leaving."""
+
+    def __init__(self, n: int) -> None:
+        self.pipes = [_Pipe() for _ in range(n)]
+
+    def __enter__(self) -> list[_Pipe]:
+        return self.pipes
+
+    def __exit__(self, *exc: object) -> None:
+        for pipe in self.pipes:
+            pipe.close_read_end()
+            pipe.close_write_end()
+
+
+def _close(fd: int) -> int:
+    if fd >= 0:
+        os.close(fd)
+    return -1
+
+
+def _sample_job(job: dict[str, Any], token: str, workdir: str) -> dict[str, Any]:
+    """What an assert-mode sample's process reads: its program (and test and entry point, when
+    the job has them), its token and where to work."""
+    kind = "assert" if job.get("test") and job.get("entry_point") else "program"
+    keys = ("program", "test", "entry_point") if kind == "assert" else ("program",)
+    return {
+        "kind": kind,
+        **{k: job[k] for k in keys},
+        "token": token,
+        "workdir": workdir,
+        "timeout": job["timeout"],
+    }
+
+
+def _solution_job(job: dict[str, Any], workdir: str, config: dict[str, Any]) -> dict[str, Any]:
+    """What an io-mode solution's process reads: its code and entry point, never the test."""
+    return {
+        "kind": "solution",
+        "program": job["program"],
+        "entry_point": job["entry_point"],
+        "workdir": workdir,
+        "timeout": job["timeout"],
+        "max_reply_bytes": config["max_reply_bytes"],
+    }
+
+
+def _job_frame(job: dict[str, Any]) -> bytes:
+    return codec.frame(json.dumps(job).encode())
+
+
+def _send_early(fd: int, frame: bytes) -> bool:
+    """Write the sample's job into its pipe before the sample exists, if the pipe can hold it
+    (then the sample need not wait for this process to be scheduled); False if it cannot."""
+    if len(frame) > _PIPE_DEFAULT:
         try:
-            os.kill(-1, signal.SIGKILL)  # all but us, in one pass the kernel makes atomic
-        except ProcessLookupError:
-            break
-        _reap_exited()
-    _reap_exited()  # zombies of killed processes count against RLIMIT_NPROC
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(len(frame), _PIPE_MAX))
+        except OSError:
+            return False
+        if fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < len(frame):
+            return False
+    _write_all(fd, frame)
+    return True
 
 
-def _kill_children() -> None:
+def _send_job(fd: int, frame: bytes, sent: bool) -> None:
+    """Write the sample's job, unless it was written early. A sample that died before reading
+    it has closed the pipe; its end is the verdict, not this error."""
+    if not sent:
+        with contextlib.suppress(BrokenPipeError):
+            _write_all(fd, frame)
+
+
+def _cpu(usage: Any) -> float:
+    return float(usage.ru_utime + usage.ru_stime)
+
+
+def _kill_children(exclude: int) -> None:
     for _ in range(1000):  # a fork bomb can add children while we kill; go round until none
-        orphans = _children()
+        orphans = [pid for pid in _children() if pid != exclude]
         if not orphans:
-            _reap_exited()
             return
         for orphan in orphans:
             with contextlib.suppress(ProcessLookupError):
@@ -537,15 +894,17 @@ def _children() -> list[int]:
     return pids
 
 
-def _reap_exited() -> None:
+def _reap_exited() -> list[int]:
+    """Reap every child that has ended; their pids."""
+    reaped: list[int] = []
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return reaped
         if pid == 0:
-            time.sleep(0.0005)  # killed children take a moment to become reapable
-            return
+            return reaped
+        reaped.append(pid)
 
 
 def _kill_group(pid: int) -> None:
@@ -553,8 +912,8 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _read_report(fd: int, token: str, pid: int) -> dict[str, Any] | None:
-    """The child's report: the line with this job's token written by the child itself (a
+def _read_report(fd: int, token: str, pid: int) -> dict[str, str] | None:
+    """The report: the line with this job's token written by the reporting process itself (a
     process it forked inherits the token and the pipe); anything else on the pipe is noise."""
     os.set_blocking(fd, False)
     data = bytearray()
@@ -569,29 +928,29 @@ def _read_report(fd: int, token: str, pid: int) -> dict[str, Any] | None:
     for line in bytes(data).decode("utf-8", "replace").split("\n"):
         fields = line.split("\t")
         if len(fields) == 5 and fields[0] == token and fields[1] == str(pid):
-            return {"status": fields[2], "error": fields[3], "message": fields[4]}
+            # A sample that stole its token writes what it likes: bound it like any message.
+            return {
+                "status": fields[2],
+                "error": _clean(fields[3], _NAME_LIMIT),
+                "message": _clean(fields[4], _MESSAGE_LIMIT),
+            }
     return None
 
 
 def _verdict(
-    job: dict[str, Any],
+    timeout: float,
     status: int,
     cpu: float,
-    wall_timed_out: bool,
-    report: dict[str, Any] | None,
+    timed_out: bool,
+    report: dict[str, str] | None,
 ) -> dict[str, Any]:
-    timeout = job["timeout"]
-    if wall_timed_out or cpu > timeout:
+    if timed_out or cpu > timeout:
         return {"outcome": "timed out"}
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU:
             return {"outcome": "timed out"}
-        return {
-            "outcome": "failed",
-            "error": "Killed",
-            "message": f"killed by signal {signal.Signals(sig).name}",
-        }
+        return {"outcome": "failed", "error": "Killed", "message": f"killed by signal {_name(sig)}"}
     code = os.WEXITSTATUS(status)
     if report is None or code != 0:
         return {
@@ -599,15 +958,41 @@ def _verdict(
             "error": "EarlyExit",
             "message": f"exited with status {code} before the tests finished",
         }
-    if report.get("status") == "passed":
+    if report["status"] == "passed":
         return {"outcome": "passed"}
-    if report.get("status") == "timed out":
+    if report["status"] == "timed out":
         return {"outcome": "timed out"}
+    return {"outcome": "failed", "error": report["error"], "message": report["message"]}
+
+
+def _solution_end(status: int, cpu: float, timeout: float, what: str) -> dict[str, Any]:
+    """io mode: why the solution process went away in the middle of a call."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= timeout):
+            return {"outcome": "timed out"}  # (SIGKILL: the hard CPU limit, a second later)
+        return {"outcome": "failed", "error": "Killed", "message": f"killed by signal {_name(sig)}"}
+    message = f"{what} (exit status {os.WEXITSTATUS(status)})"
+    return {"outcome": "failed", "error": "EarlyExit", "message": message}
+
+
+def _out_of_memory(verdict: dict[str, Any], limit: int) -> dict[str, Any]:
+    """A sample the kernel's OOM killer ended (its cgroup reached the memory limit) failed
+    with MemoryError, as one that hit its address-space limit does."""
+    if verdict.get("message") != "killed by signal SIGKILL":
+        return verdict
     return {
         "outcome": "failed",
-        "error": str(report.get("error", "")),
-        "message": str(report.get("message", "")),
+        "error": "MemoryError",
+        "message": f"out of memory: the sample's processes together reached {limit >> 20} MB",
     }
+
+
+def _name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
 
 
 def _make_workdir(root: str) -> str:
@@ -643,13 +1028,23 @@ def _remove_tree(path: str) -> None:
 # ---------------------------------------------------------------- main loop
 
 
-def _isolate(config: dict[str, Any]) -> None:
-    """Enter the sandbox's namespaces (native mode) and pick where work directories go."""
+def _isolate(config: dict[str, Any]) -> isolation.SampleGroup | None:
+    """Enter the sandbox (native: namespaces and the minimal root; bwrap: the mounts bwrap
+    cannot make), pick where work directories go, and open the sample cgroup."""
     if config.get("namespaces"):
-        isolation.enter_namespaces(tmp_size_mb=config["tmp_size_mb"], expose=config["expose"])
+        isolation.enter_namespaces(
+            layout=config["layout"], work=config["work_tmpfs"], ptys=config["ptys"]
+        )
+    elif config.get("finish_mounts"):
+        isolation.finish_mounts(work=config["work_tmpfs"], ptys=config["ptys"])
     if config.get("isolated_tmp"):
         config["tmp_root"] = _private_work_root()
     os.environ["OMP_NUM_THREADS"] = "1"  # as the official harness's reliability_guard sets it
+    if config.get("group"):
+        return isolation.SampleGroup(config["group"])
+    if config.get("gvisor_group"):
+        return isolation.SampleGroup.inside_gvisor()
+    return None
 
 
 def _private_work_root() -> str:
@@ -665,28 +1060,38 @@ def main() -> int:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)  # a stray print in the worker must not corrupt the protocol
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a closed pipe is an error, not our death
     isolation.set_undumpable()  # a sample of the same uid (no sandbox) cannot open our fds
+    isolation.set_oom_score(isolation.OOM_SCORE_NEVER)
     config = read_frame(cmd_in)
     if config is None:
         return 0
-    _isolate(config)
+    group = _isolate(config)
     for name in config.get("preimports", ()):
         importlib.import_module(name)
     if config.get("seccomp"):
         isolation.install_seccomp()  # last: it also forbids what the set-up above needed
-    worker = Worker(config)
     gc.collect()
     gc.freeze()  # forked children then do not copy the heap just to count references
+    # Forked now, before any job exists in this process: every sample's process descends
+    # from a process that never held another sample, a test or an expected value.
+    server = SampleServer(config, group, keep=[cmd_in, reply_out])
+    worker = Worker(config, group, server)
     write_frame(reply_out, {"ready": True, "pid": os.getpid()})
     while (job := read_frame(cmd_in)) is not None:
         try:
             reply = worker.run(job)
-        except Exception as e:  # the harness's own failure: a verdict of error, not a dead worker
+        except Exception as e:  # the harness's own failure: a verdict of error
             reply = {
                 "outcome": "error",
                 "error": "HarnessError",
-                "message": f"{type(e).__name__}: {e}",
+                "message": _clean(f"{type(e).__name__}: {e}", _MESSAGE_LIMIT),
+                "id": job.get("id"),
             }
+            write_frame(reply_out, reply)
+            # What this process and the server know of each other may no longer agree: end,
+            # and the pool starts a fresh worker (and with it a fresh server).
+            return 75
         reply["id"] = job.get("id")
         write_frame(reply_out, reply)
     return 0

@@ -224,7 +224,8 @@ def add_execution_options(
         "--workers",
         type=positive_int,
         default=None,
-        help="worker processes (default: one per CPU core; with --executor ray, per node)",
+        help="worker processes (default: one per CPU core"
+        + ("; with --executor ray, per node)" if cluster else ")"),
     )
     p.add_argument(
         "--timeout",

@@ -488,7 +488,7 @@ class WorkerPool:
 
     def _job_frame(self, job: Job) -> bytes:
         return _frame(
-            {**asdict(job), "timeout": self.limits.timeout, "wall_timeout": self.limits.wall_limit}
+            {**asdict(job), "timeout": self.limits.timeout, "wall_limit": self.limits.wall_limit}
         )
 
     def close(self, *, abort: bool = False) -> None:

@@ -372,7 +372,7 @@ def run_judge(job: dict[str, Any], config: dict[str, Any], fds: list[int]) -> No
     without the sandbox) can neither read its memory or descriptors nor trace it; it seeds its
     own `random` generator, which the solution's process never shares.
     """
-    token, deadline = job["token"], time.monotonic() + job["wall_timeout"] - 0.25
+    token, deadline = job["token"], time.monotonic() + job["wall_limit"] - 0.25
     os.setsid()
     _set_descriptors(job["workdir"], fds[0], fds[1:])
     _set_limits(job["timeout"], config, None)
@@ -692,7 +692,7 @@ class Worker:
         time (the sample's processes may spin in sessions of their own: only the group sees
         them all).
         """
-        deadline = start + job["wall_timeout"]
+        deadline = start + job["wall_limit"]
         os.set_blocking(out_r, False)
         output = bytearray()
         poller = select.poll()

@@ -10,6 +10,13 @@ nothing; timeouts and harness errors are not cached and run again.
 
 `load_benchmark` is what every command that samples or judges uses: `get_benchmark` plus this
 check.
+
+`calibrate` gives `--timeout auto` its per-problem CPU limits: each canonical solution runs
+RUNS times in the user's sandbox and verdict mode, and its problem's limit is
+max(FLOOR_S, FACTOR x the most CPU time it took), as EvalPlus sets its limits from the ground
+truth's time (Liu et al. 2023), but in CPU seconds, which the machine's load does not change.
+The measurements are cached beside the verdicts ($XDG_CACHE_HOME/passk/calibration/), keyed by
+the problems, the sandbox, the verdict mode and the machine's processor.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
 import os
+import platform
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +128,12 @@ def key(problem: Problem) -> str:
 
 
 def cache_dir(check: CanonicalCheck) -> Path:
+    return _cache_root() / check.cache
+
+
+def _cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "passk" / check.cache
+    return Path(base) / "passk"
 
 
 def cache_path(
@@ -148,3 +162,197 @@ def _write_cache(path: Path, verdicts: Verdicts) -> None:
     data = {"version": CACHE_VERSION, "verdicts": final}
     with contextlib.suppress(OutputError):  # a cache that cannot be written costs only time
         write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+# --- The job of one problem and one piece of code ---------------------------------------------
+
+
+def problem_job(
+    index: int,
+    problem: Problem,
+    code: str,
+    mode: str,
+    *,
+    is_solution: bool = False,
+    plain_data: bool = True,
+    timeout: float | None = None,
+) -> Job:
+    """The job that judges `code` (a completion of the prompt, or with `is_solution` a whole
+    solution) in the given verdict mode: the code, and the problem's test and entry point (io
+    mode: the test runs in a trusted judge; assert mode: in the sample's process, calling a
+    candidate that must return plain data). A benchmark whose tests do not compare plain data
+    (`Benchmark.plain_data`) gets the official program whole. `timeout`: the problem's own CPU
+    limit (`--timeout auto`), None for the pool's."""
+    if mode == "assert" and not plain_data:
+        return Job(index, problem.program(code, is_solution=is_solution), timeout=timeout)
+    return Job(
+        index,
+        problem.solution(code, is_solution=is_solution),
+        mode=mode,
+        prompt=problem.prompt if mode == "io" else "",
+        test=problem.test,
+        entry_point=problem.entry_point,
+        timeout=timeout,
+    )
+
+
+# --- Calibrated time limits: --timeout auto ---------------------------------------------------
+
+# A problem's CPU limit is max(FLOOR_S, FACTOR x its canonical solution's CPU time), the most of
+# RUNS runs. On this project's VM HumanEval's canonical solutions take 2-25 ms of CPU a sample
+# in the sandbox (HumanEval/75's triple loop 0.15 s) and repeat within 1.5x of themselves; the
+# floor covers fork and start-up costs and correct solutions that are slower by a large constant
+# factor, and the factor covers slower algorithms on the problems whose tests are heavy (see
+# the README's "Calibrated time limits" for the slower-but-correct solutions this was checked
+# with).
+FLOOR_S = 1.0
+FACTOR = 10.0
+RUNS = 3
+CALIBRATION_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """Per-problem CPU limits for `--timeout auto`: `per_problem` (task_id -> CPU seconds)
+    where the canonical solution passed every run, its CPU time in `measured`; `fixed` (task_id
+    -> why) for problems that keep `--timeout`'s fixed limit."""
+
+    per_problem: dict[str, float]
+    measured: dict[str, float]
+    fixed: dict[str, str]
+    fallback_s: float
+
+    def timeout(self, task_id: str) -> float:
+        return self.per_problem.get(task_id, self.fallback_s)
+
+    def describe(self) -> dict[str, Any]:
+        """What the summary and the journal record: the rule, and every problem's limit."""
+        return {
+            "mode": "auto",
+            "floor_s": FLOOR_S,
+            "factor": FACTOR,
+            "runs": RUNS,
+            "fallback_s": self.fallback_s,
+            "per_problem": dict(sorted(self.per_problem.items())),
+            "canonical_cpu_s": dict(sorted(self.measured.items())),
+            "fixed": dict(sorted(self.fixed.items())),
+        }
+
+    def span(self) -> str:
+        """One line for the start of a run: the range of the limits, and how many are fixed."""
+        values = sorted(self.per_problem.values())
+        text = f"calibrated CPU limits (--timeout auto): {len(values)} problems"
+        if values:
+            text += f", {values[0]:g}-{values[-1]:g} s"
+        if self.fixed:
+            text += (
+                f"; {len(self.fixed)} keep {self.fallback_s:g} s (no passing canonical solution)"
+            )
+        return text
+
+
+def limit_for(cpu_s: float) -> float:
+    """The CPU limit of a problem whose canonical solution took `cpu_s` (rounded up to 10 ms).
+
+    >>> limit_for(0.004), limit_for(0.154)
+    (1.0, 1.54)
+    """
+    return max(FLOOR_S, math.ceil(round(FACTOR * cpu_s * 100, 6)) / 100)
+
+
+def calibrate(bench: Benchmark, execution: ExecutionOptions) -> TimeLimits:
+    """Every problem's CPU limit from its canonical solution, measured (or read from the cache)
+    in the sandbox and verdict mode of `execution`, under its fixed limits."""
+    measurable = [p for p in bench.problems.values() if p.canonical_solution.strip()]
+    cache = _calibration_path(bench, execution)
+    measured = _read_measurements(cache)
+    todo = [p for p in measurable if key(p) not in measured]
+    failures = _measure(todo, bench, execution, measured) if todo else {}
+    with contextlib.suppress(OutputError):
+        data = {"version": CALIBRATION_VERSION, "cpu_s": measured}
+        write_text_atomic(cache, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    per_problem, cpu, fixed = {}, {}, {}
+    for problem in bench.problems.values():
+        if key(problem) in measured:
+            cpu[problem.task_id] = measured[key(problem)]
+            per_problem[problem.task_id] = limit_for(measured[key(problem)])
+        elif problem.canonical_solution.strip():
+            fixed[problem.task_id] = f"its canonical solution: {failures.get(key(problem), '?')}"
+        else:
+            fixed[problem.task_id] = "no canonical solution"
+    return TimeLimits(per_problem, cpu, fixed, execution.limits.timeout)
+
+
+def _measure(
+    problems: list[Problem],
+    bench: Benchmark,
+    execution: ExecutionOptions,
+    measured: dict[str, float],
+) -> dict[str, str]:
+    """Run each canonical solution RUNS times; add the most CPU time of those that passed
+    every run to `measured`; return the first failing result of the others."""
+    jobs = [
+        problem_job(
+            run * len(problems) + i,
+            problem,
+            problem.canonical_solution,
+            execution.mode,
+            plain_data=bench.plain_data,
+        )
+        for run in range(RUNS)
+        for i, problem in enumerate(problems)
+    ]
+    pool = WorkerPool(
+        min(len(jobs), execution.worker_count),
+        limits=execution.limits,
+        preimports=bench.preimports,
+        sandbox=choose_sandbox(execution.sandbox, use_cgroups=execution.cgroups),
+    )
+    most: dict[str, float] = {}
+    failures: dict[str, str] = {}
+    with pool:
+        for index, verdict in pool.run(jobs):
+            name = key(problems[index % len(problems)])
+            if not verdict.passed:
+                failures.setdefault(name, verdict.result)
+            most[name] = max(most.get(name, 0.0), verdict.cpu_s)
+    measured.update({name: cpu for name, cpu in most.items() if name not in failures})
+    return failures
+
+
+def _calibration_path(bench: Benchmark, execution: ExecutionOptions) -> Path:
+    sandbox = choose_sandbox(execution.sandbox, use_cgroups=execution.cgroups)
+    settings = [
+        CALIBRATION_VERSION,
+        RUNS,
+        execution.mode,
+        sandbox.describe(),
+        bench.plain_data,
+        platform.machine(),
+        _processor(),
+        os.cpu_count(),
+    ]
+    text = problems_digest(list(bench.problems.values())) + json.dumps(settings)
+    return _cache_root() / "calibration" / f"{hashlib.sha256(text.encode()).hexdigest()}.json"
+
+
+def _processor() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), for the calibration's key."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor()
+
+
+def _read_measurements(path: Path) -> dict[str, float]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CALIBRATION_VERSION:
+        return {}
+    cpu = data.get("cpu_s")
+    if not isinstance(cpu, dict):
+        return {}
+    return {k: float(v) for k, v in cpu.items() if isinstance(v, int | float) and v >= 0}

@@ -21,7 +21,7 @@ from typing import Any
 
 from passk.analysis.summary import summarize
 from passk.benchmarks import Benchmark, Problem, get_benchmark
-from passk.canonical import load_benchmark
+from passk.canonical import TimeLimits, calibrate, load_benchmark, problem_job
 from passk.errors import InputError, Interrupted
 from passk.execution import Job, Verdict, WorkerPool, choose_sandbox
 from passk.execution.executor import Executor
@@ -81,6 +81,7 @@ def evaluate(
     if bench.check is not None:  # mined problems: keep those whose own solution passes
         bench = load_benchmark(benchmark, execution)
         _check_tasks(rows, bench, samples_path)
+    time_limits = calibrate(bench, execution) if execution.timeout_auto else None
     pool = open_pool(execution, bench.preimports, on_start)
     settings = {
         "benchmark": bench.describe(),
@@ -88,9 +89,13 @@ def evaluate(
         "sandbox": pool.sandbox.mode,
         "limits": pool.describe(),
     }
+    if time_limits is not None:
+        settings["time_limits"] = time_limits.describe()
+        if on_start:
+            on_start(time_limits.span())
     started = time.monotonic()
     try:
-        judged = _run(rows, bench, pool, results, settings, resume, on_progress)
+        judged = _run(rows, bench, pool, results, settings, resume, on_progress, time_limits)
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted; the verdicts so far are kept in {results.journal}: "
@@ -99,6 +104,8 @@ def evaluate(
     finally:
         pool.close()  # already closed after a run; a Ray cluster's actors end here otherwise
     summary = summarize(judged, bench, ks)
+    if time_limits is not None:
+        summary["time_limits"] = settings["time_limits"]
     if any("extraction" in r.fields for r in judged):
         summary["extraction"] = extraction_counts(judged)
     summary.update(
@@ -165,6 +172,7 @@ def _run(
     settings: dict[str, Any],
     resume: bool,
     on_progress: ProgressCallback | None,
+    time_limits: TimeLimits | None,
 ) -> list[Result]:
     """Verdicts for every sample, in input order: from the journal when resuming, else run."""
     done = _resumable(results.journal, samples, settings) if resume else {}
@@ -184,6 +192,7 @@ def _run(
             samples[i],
             settings["mode"],
             plain_data=bench.plain_data,
+            timeout=time_limits.timeout(samples[i].task_id) if time_limits else None,
         )
         for i in todo
     )
@@ -225,22 +234,23 @@ def _text_of(row: dict[str, Any]) -> Any:
 
 
 def make_job(
-    index: int, problem: Problem, sample: Sample, mode: str, *, plain_data: bool = True
+    index: int,
+    problem: Problem,
+    sample: Sample,
+    mode: str,
+    *,
+    plain_data: bool = True,
+    timeout: float | None = None,
 ) -> Job:
-    """The job that judges one sample in the given verdict mode: the sample's code, and the
-    problem's test and entry point (io mode: the test runs in a trusted judge; assert mode: in
-    the sample's process, calling a candidate that must return plain data). A benchmark whose
-    tests do not compare plain data (`Benchmark.plain_data`) gets the official program whole."""
-    if mode == "assert" and not plain_data:
-        return Job(index, problem.program(sample.text, is_solution=sample.is_solution))
-    solution = problem.solution(sample.text, is_solution=sample.is_solution)
-    return Job(
+    """The job that judges one sample in the given verdict mode (see `problem_job`)."""
+    return problem_job(
         index,
-        solution,
-        mode=mode,
-        prompt=problem.prompt if mode == "io" else "",
-        test=problem.test,
-        entry_point=problem.entry_point,
+        problem,
+        sample.text,
+        mode,
+        is_solution=sample.is_solution,
+        plain_data=plain_data,
+        timeout=timeout,
     )
 
 

@@ -26,7 +26,7 @@ def register(commands: Any) -> None:
     p.add_argument("samples", help="samples JSONL file (task_id, completion or solution, ...)")
     add_benchmark_option(p)
     add_k_option(p)
-    add_execution_options(p)
+    add_execution_options(p, auto=True)
     p.add_argument(
         "--out",
         default=None,

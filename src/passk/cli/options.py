@@ -48,6 +48,11 @@ def positive_float(text: str) -> float:
     return value
 
 
+def timeout_value(text: str) -> float | str:
+    """--timeout: CPU seconds, or "auto" (per-problem limits from the canonical solutions)."""
+    return "auto" if text.strip().lower() == "auto" else positive_float(text)
+
+
 def non_negative_float(text: str) -> float:
     value: float = _convert(text, float, "a number")
     if not value >= 0 or value == float("inf"):
@@ -215,9 +220,10 @@ def add_run_control(p: argparse.ArgumentParser, *, resume: str) -> None:
 
 
 def add_execution_options(
-    p: argparse.ArgumentParser, *, cluster: bool = True, mode: bool = True
+    p: argparse.ArgumentParser, *, cluster: bool = True, mode: bool = True, auto: bool = False
 ) -> None:
-    """The options of running samples: workers, limits, sandbox, (unless `mode` is False, for
+    """The options of running samples: workers, limits (with `auto`, for commands that judge
+    samples against a benchmark, `--timeout auto`), sandbox, (unless `mode` is False, for
     commands that judge no samples) verdict mode, and (unless `cluster` is False) the executor,
     read back whole by `execution_options`."""
     p.add_argument(
@@ -229,9 +235,15 @@ def add_execution_options(
     )
     p.add_argument(
         "--timeout",
-        type=positive_float,
+        type=timeout_value if auto else positive_float,
         default=3.0,
-        help="CPU seconds per sample (default: 3, as the official harness)",
+        help="CPU seconds per sample (default: 3, as the official harness)"
+        + (
+            "; auto: each problem's own limit, max(1 s, 10 x its canonical solution's CPU "
+            "time), measured once in the sandbox and cached"
+            if auto
+            else ""
+        ),
     )
     p.add_argument(
         "--wall-timeout",
@@ -297,7 +309,9 @@ def execution_options(args: argparse.Namespace) -> ExecutionOptions:
             "read and change your files and reach the network; use it only for code you trust",
             file=sys.stderr,
         )
-    limits = Limits(timeout=args.timeout, wall_timeout=args.wall_timeout, max_memory_mb=args.memory)
+    auto = args.timeout == "auto"
+    timeout = Limits().timeout if auto else args.timeout
+    limits = Limits(timeout=timeout, wall_timeout=args.wall_timeout, max_memory_mb=args.memory)
     address = getattr(args, "ray_address", None)
     executor = getattr(args, "executor", None) or ("ray" if address else "local")
     return ExecutionOptions(
@@ -307,4 +321,5 @@ def execution_options(args: argparse.Namespace) -> ExecutionOptions:
         mode=getattr(args, "mode", "assert"),
         executor=executor,
         ray_address=address,
+        timeout_auto=auto,
     )

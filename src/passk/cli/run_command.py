@@ -43,7 +43,7 @@ def register(commands: Any) -> None:
     add_generation_options(p, n=10)
     add_run_control(p, resume="continue an interrupted run")
     add_k_option(p)
-    add_execution_options(p)
+    add_execution_options(p, auto=True)
     p.add_argument(
         "--out",
         default=None,

@@ -41,7 +41,7 @@ def register(commands: Any) -> None:
     add_benchmark_option(p)
     add_generation_options(p, n=100, temperature=False)
     add_k_option(p)
-    add_execution_options(p)
+    add_execution_options(p, auto=True)
     p.add_argument("--out", required=True, metavar="DIR", help="the sweep's folder")
     p.set_defaults(handler=run)
 

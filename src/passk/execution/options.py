@@ -28,7 +28,9 @@ class ExecutionOptions:
     (this machine's worker pool) or "ray" (one pool per node of the Ray cluster at
     `ray_address`; None: Ray's own choice, see `passk.execution.ray_executor`). `cgroups=False`
     leaves out the cgroup that bounds each sample as a whole, even where the machine gives one:
-    for measuring what it costs, never for a real run."""
+    for measuring what it costs, never for a real run. `timeout_auto` (`--timeout auto`) gives
+    each problem a CPU limit of its own from its canonical solution's CPU time (see
+    `passk.canonical.calibrate`); `limits.timeout` is then the limit of problems without one."""
 
     limits: Limits = field(default_factory=Limits)
     workers: int | None = None
@@ -37,6 +39,7 @@ class ExecutionOptions:
     executor: str = "local"
     ray_address: str | None = None
     cgroups: bool = True
+    timeout_auto: bool = False
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:

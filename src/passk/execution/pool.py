@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -84,6 +84,15 @@ class Limits:
     def wall_limit(self) -> float:
         return self.wall_timeout if self.wall_timeout is not None else 2 * self.timeout + 2.0
 
+    def for_timeout(self, timeout: float | None) -> Limits:
+        """These limits with another CPU limit (None: the same). The wall limit never shrinks
+        (a shorter CPU limit must not make a loaded machine's verdicts change) and grows with
+        a longer CPU limit as the default wall limit does."""
+        if timeout is None or timeout == self.timeout:
+            return self
+        grown = timeout if self.wall_timeout is not None else 2 * timeout + 2.0
+        return replace(self, timeout=timeout, wall_timeout=max(self.wall_limit, grown))
+
 
 @dataclass(frozen=True)
 class Job:
@@ -95,7 +104,8 @@ class Job:
     io mode: `program` is the solution alone; a trusted judge runs `prompt` (for its helpers)
     and `test`, then `check(candidate)`, where calls to candidate reach `entry_point` in the
     solution's process as plain data. (A new kind of job adds a mode here and a kind in the
-    worker's `_SAMPLE_KINDS`.)
+    worker's `_SAMPLE_KINDS`.) `timeout`: this job's CPU seconds, where its problem has a
+    limit of its own (`--timeout auto`); None: the pool's.
     """
 
     id: int
@@ -104,8 +114,11 @@ class Job:
     prompt: str = ""
     test: str = ""
     entry_point: str = ""
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
+        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise InputError(f"a job's timeout must be a positive number, got {self.timeout}")
         if self.mode not in MODES:
             raise InputError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.mode == "io" and not (self.test and self.entry_point):
@@ -448,7 +461,7 @@ class WorkerPool:
         # hostile sample cannot take the pool down, and a sample is never lost.
         head = inflight[0]
         proc = self._procs[slot]
-        reply = proc.receive(self.limits, kill=False)
+        reply = proc.receive(self.limits.for_timeout(head.job.timeout), kill=False)
         if reply is not None:
             inflight.popleft()
             done.put((head.job.id, _to_verdict(reply)))
@@ -487,9 +500,8 @@ class WorkerPool:
         )
 
     def _job_frame(self, job: Job) -> bytes:
-        return _frame(
-            {**asdict(job), "timeout": self.limits.timeout, "wall_limit": self.limits.wall_limit}
-        )
+        limits = self.limits.for_timeout(job.timeout)
+        return _frame({**asdict(job), "timeout": limits.timeout, "wall_limit": limits.wall_limit})
 
     def close(self, *, abort: bool = False) -> None:
         """Stop the workers: after their current sample, or at once when aborting."""

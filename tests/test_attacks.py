@@ -72,6 +72,7 @@ import passk
 from passk.benchmarks import Benchmark
 from passk.execution import Job, Limits, Outcome, Verdict, WorkerPool
 from passk.execution import sandbox as sandbox_module
+from passk.execution.options import ExecutionOptions
 from passk.execution.sandbox import (
     GVISOR_MEMORY_MB,
     MAX_PTYS,
@@ -885,17 +886,14 @@ class CheatRuns:
         write_rows(
             honest, [self.row(t, self.humaneval.problems[t].canonical_solution) for t in tasks]
         )
-        passk.evaluate(
-            honest, k=[1], workers=2, sandbox=box, mode=verdicts, out=run / "honest_results.jsonl"
-        )
+        execution = ExecutionOptions(workers=2, sandbox=box.mode, mode=verdicts)
+        passk.evaluate(honest, k=[1], execution=execution, out=run / "honest_results.jsonl")
         before = {p.name: p.read_bytes() for p in run.iterdir()}
         samples = run / "samples.jsonl"
         rows = [{**self.row(cheat_task(c)[0], cheat_body(c)), "attack": c} for c in CHEATS]
         write_rows(samples, rows)
-        evaluation = passk.evaluate(
-            samples, k=[1], workers=2, sandbox=box, mode=verdicts, limits=CHEAT_LIMITS,
-            out=run / "results.jsonl",
-        )  # fmt: skip
+        execution = ExecutionOptions(CHEAT_LIMITS, workers=2, sandbox=box.mode, mode=verdicts)
+        evaluation = passk.evaluate(samples, k=[1], execution=execution, out=run / "results.jsonl")
         results = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
         changed = [n for n, data in before.items() if (run / n).read_bytes() != data]
         return CheatRun({r["attack"]: r for r in results}, changed)
@@ -966,9 +964,8 @@ def test_canonical_solutions_pass_in_every_sandbox(
     write_rows(
         samples, [CheatRuns.row(t, p.canonical_solution) for t, p in humaneval.problems.items()]
     )
-    evaluation = passk.evaluate(
-        samples, k=[1], workers=2, sandbox=box, mode=verdicts, out=tmp_path / "results.jsonl"
-    )
+    execution = ExecutionOptions(workers=2, sandbox=box.mode, mode=verdicts)
+    evaluation = passk.evaluate(samples, k=[1], execution=execution, out=tmp_path / "results.jsonl")
     rows = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
     assert len(rows) == 164
     assert [(r["task_id"], r["result"]) for r in rows if not r["passed"]] == []
@@ -1170,9 +1167,8 @@ def test_an_oom_in_a_sample_spares_passk_and_every_verdict_is_written(
     rows += [{"task_id": "HumanEval/0", "completion": MEMORY_HOG} for _ in range(2)]
     samples = tmp_path / "samples.jsonl"
     write_rows(samples, rows)
-    evaluation = passk.evaluate(
-        samples, k=[1], workers=2, sandbox=box, limits=small(mode), out=tmp_path / "results.jsonl"
-    )
+    execution = ExecutionOptions(small(mode), workers=2, sandbox=box.mode)
+    evaluation = passk.evaluate(samples, k=[1], execution=execution, out=tmp_path / "results.jsonl")
     results = [json.loads(line) for line in evaluation.results_path.read_text().splitlines()]
     assert [r["result"] for r in results[:4]] == ["passed"] * 4
     for row in results[4:]:

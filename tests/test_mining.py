@@ -688,23 +688,3 @@ def test_the_problems_are_a_benchmark_whose_solutions_pass(mined: Mined, tmp_pat
     # In io mode the solution runs in another process: the arguments it sorted in place are not
     # the judge's, so a test of what a call did to its arguments fails there.
     assert set(problems) - passed["io"] == {"mined/textlib/texts.py:sort_in_place"}
-
-
-def test_one_path_in_two_inputs_is_two_functions(tmp_path: Path) -> None:
-    # Two versions of one module (two Pythons' standard libraries, say): same path, same
-    # name on the same line, other code.
-    first = 'def f(text):\n    """Split the text into its words."""\n    w = text.split()\n    return w\n'
-    second = (
-        'def f(n):\n    """Add up the squares of the numbers below n."""\n'
-        "    total = sum(i * i for i in range(n))\n    return total\n"
-    )
-    write(tmp_path / "v1", "mod.py", first)
-    write(tmp_path / "v2", "mod.py", second)
-    options = MineOptions(trace=False, valid_fraction=0.0)
-    out, untested = tmp_path / "p.jsonl", tmp_path / "u.jsonl"
-    write(tmp_path / "v3", "m.py", DOCTESTED)
-    mine(
-        [tmp_path / "v1", tmp_path / "v2", tmp_path / "v3"], out, options=options, untested=untested
-    )
-    bodies = {r["canonical_solution"] for r in rows(untested).values()}
-    assert bodies == {first.split('"""\n')[-1], second.split('"""\n')[-1]}

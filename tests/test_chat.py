@@ -8,6 +8,7 @@ model that has a chat template.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -104,17 +105,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         reply = self.script.next(body)
-        try:
-            time.sleep(reply.delay_s)
-            if reply.drop:
-                self.close_connection = True
-                return
-            answer = echo(body, reply.choices) if reply.body is None else reply.body
+        time.sleep(reply.delay_s)
+        # Counted as done before the answer leaves: once the client has it, it may send the
+        # next request, which must not find this one still counted as active.
+        self.script.done()
+        if reply.drop:
+            self.close_connection = True
+            return
+        answer = echo(body, reply.choices) if reply.body is None else reply.body
+        with contextlib.suppress(OSError):
             self._send(reply.status, answer, reply.headers)
-        except OSError:
-            pass
-        finally:
-            self.script.done()
 
     def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
         raw = (body if isinstance(body, str) else json.dumps(body)).encode()

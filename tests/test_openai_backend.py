@@ -6,6 +6,7 @@ request it sends; stop sequences cut client-side and the log-probabilities of th
 from __future__ import annotations
 
 import doctest
+import contextlib
 import json
 import socket
 import threading
@@ -79,15 +80,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         reply = self.script.next(body, dict(self.headers))
-        try:
-            time.sleep(reply.delay_s)
+        time.sleep(reply.delay_s)
+        # Counted as done before the answer leaves: once the client has it, it may send the
+        # next request, which must not find this one still counted as active.
+        self.script.done()
+        with contextlib.suppress(OSError):  # the client gave up waiting
             self._send(
                 reply.status, echo(body) if reply.body is None else reply.body, reply.headers
             )
-        except OSError:
-            pass  # the client gave up waiting
-        finally:
-            self.script.done()
 
     def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
         raw = (body if isinstance(body, str) else json.dumps(body)).encode()
@@ -276,7 +276,9 @@ def test_concurrency_is_bounded_and_every_request_answered(server: tuple[str, Sc
     script.replies.extend([Reply(delay_s=0.2)] * 9)
     reqs = requests(9)
     results = draw(backend(url, concurrency=3), reqs)
-    assert script.max_active == 3
+    # Never more than 3 at once; and the bound is used (a loaded machine may start the third
+    # request after the first has been answered).
+    assert 2 <= script.max_active <= 3
     assert sorted(r.completion_id for r, _ in results) == list(range(9))
     assert all(c.text == f"<{r.prompt}|{r.seed}>" for r, c in results)
 

@@ -5,8 +5,8 @@ request it sends; stop sequences cut client-side and the log-probabilities of th
 
 from __future__ import annotations
 
-import doctest
 import contextlib
+import doctest
 import json
 import socket
 import threading

@@ -31,6 +31,11 @@ canonical: $(STAMP)
 model: $(STAMP)
 	PASSK=$(VENV)/bin/passk scripts/default_model.sh
 
+# The tests are type-checked for their calls into passk (a keyword or argument that an API no
+# longer takes), not for the rest of their typing.
+TEST_TYPES := $(foreach code,arg-type assignment var-annotated union-attr misc attr-defined \
+	unused-ignore index str-bytes-safe,--disable-error-code $(code))
+
 # Every check CI runs: lint, types, tests.
 check: lint test
 
@@ -38,6 +43,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests --exclude 'tests/attacks/' $(TEST_TYPES)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -94,8 +94,11 @@ class Job:
     the candidate must return plain data. Without them, `program` is a whole program, run as is.
     io mode: `program` is the solution alone; a trusted judge runs `prompt` (for its helpers)
     and `test`, then `check(candidate)`, where calls to candidate reach `entry_point` in the
-    solution's process as plain data. (A new kind of job adds a mode here and a kind in the
-    worker's `_SAMPLE_KINDS`.)
+    solution's process as plain data. stdio mode (`passk.execution.stdio`): `program` runs once
+    per case of `cases`, (standard input, expected standard output) pairs, each case under the
+    limits of a whole sample; only the inputs reach the program's processes, so the verdict
+    mode makes no difference to these jobs. (A new kind of job adds a mode here and a kind in
+    the worker's `_SAMPLE_KINDS`.)
     """
 
     id: int
@@ -104,17 +107,28 @@ class Job:
     prompt: str = ""
     test: str = ""
     entry_point: str = ""
+    cases: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
+        if self.mode not in JOB_MODES:
             raise InputError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if (self.mode == "stdio") != bool(self.cases):
+            raise InputError("a stdio job needs test cases, and only a stdio job has them")
+        if self.mode == "stdio" and self.test:
+            raise InputError("a stdio job is judged by its cases, not by a test")
         if self.mode == "io" and not (self.test and self.entry_point):
             raise InputError("an io-mode job needs the problem's test and entry point")
         if bool(self.test) != bool(self.entry_point):
             raise InputError("a job with a test needs its entry point, and the other way round")
 
 
-MODES = ("assert", "io")
+MODES = ("assert", "io")  # verdict modes, what --mode chooses
+JOB_MODES = (*MODES, "stdio")
+
+
+def wall_limit(job: Job, limits: Limits) -> float:
+    """How long a job may take in all: a sample's wall limit, once per case for stdio jobs."""
+    return limits.wall_limit * max(len(job.cases), 1)
 
 
 def default_tmp_root() -> str:
@@ -185,12 +199,12 @@ class _WorkerProcess:
             return False
         return True
 
-    def receive(self, limits: Limits, *, kill: bool = True) -> dict[str, Any] | None:
+    def receive(self, wall: float, *, kill: bool = True) -> dict[str, Any] | None:
         """The reply to the oldest job sent, or None when the worker died or hung (it is then
         killed). The worker starts that job when it has answered the one before, so the wait
-        is bounded by one job's wall limit plus a grace period."""
+        is bounded by that job's wall limit (`wall`) plus a grace period."""
         try:
-            reply = self._receive(time.monotonic() + limits.wall_limit + _REPLY_GRACE_S)
+            reply = self._receive(time.monotonic() + wall + _REPLY_GRACE_S)
         except OSError:
             reply = None
         if reply is None and kill:
@@ -448,7 +462,7 @@ class WorkerPool:
         # hostile sample cannot take the pool down, and a sample is never lost.
         head = inflight[0]
         proc = self._procs[slot]
-        reply = proc.receive(self.limits, kill=False)
+        reply = proc.receive(wall_limit(head.job, self.limits), kill=False)
         if reply is not None:
             inflight.popleft()
             done.put((head.job.id, _to_verdict(reply)))

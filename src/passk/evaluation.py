@@ -230,7 +230,12 @@ def make_job(
     """The job that judges one sample in the given verdict mode: the sample's code, and the
     problem's test and entry point (io mode: the test runs in a trusted judge; assert mode: in
     the sample's process, calling a candidate that must return plain data). A benchmark whose
-    tests do not compare plain data (`Benchmark.plain_data`) gets the official program whole."""
+    tests do not compare plain data (`Benchmark.plain_data`) gets the official program whole. A
+    problem judged on standard input and output gets a stdio job in either mode: its program
+    never sees the expected outputs, so io mode has nothing more to keep from it."""
+    if problem.cases:
+        code = problem.solution(sample.text, is_solution=sample.is_solution)
+        return Job(index, code, mode="stdio", cases=problem.cases)
     if mode == "assert" and not plain_data:
         return Job(index, problem.program(sample.text, is_solution=sample.is_solution))
     solution = problem.solution(sample.text, is_solution=sample.is_solution)

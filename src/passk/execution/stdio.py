@@ -350,7 +350,7 @@ def _read_error(fd: int) -> str:
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         with contextlib.suppress(BaseException):
-            stream.flush()
+            stream.flush()  # type: ignore[union-attr]
 
 
 def _write_all(write: Callable[[int, bytes], int], fd: int, data: bytes) -> None:

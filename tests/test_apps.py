@@ -9,6 +9,10 @@ run in real worker pools.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +303,138 @@ def test_canonical_solutions_pass_in_every_sandbox(tmp_path: Path, mode: str) ->
         assert [(r["task_id"], r["result"]) for r in rows] == [
             (f"APPS/{n}", "passed") for n in range(5)
         ], sandbox
+
+
+# ---------------------------------------------------------------- metrics
+
+ADD_SAMPLES = [  # problem 0: five cases, the first three its public examples
+    "a, b = map(int, input().split())\nprint(a + b)\n",  # passes
+    "a, b = map(int, input().split())\nprint(a + b + (a == 10))\n",  # wrong on case 4: kept
+    "a, b = map(int, input().split())\nprint(a - b)\n",  # wrong on case 1
+    "a, b = map(int, input().split())\nwhile a == -1:\n    pass\nprint(a + b)\n",  # loops on 5
+    "a, b = map(int, input().split())\nwhile a == 3:\n    pass\nprint(a + b)\n",  # loops on 2
+]
+TOTAL_SAMPLES = [  # problem 2: call-based, four cases
+    "def total(xs):\n    return sum(xs)\n",  # passes
+    "def total(xs):\n    return sum(xs) + (xs == [5, 5])\n",  # wrong on case 4: kept
+    "def total(xs):\n    return 1 // (xs != [3]) * sum(xs)\n",  # raises on case 2
+    "def total(xs):\n    return 0\n",  # wrong on case 1
+    "def total(xs):\n    return sum(xs) if len(xs) < 2 or xs[0] != 5 else 0\n",  # wrong on 4: kept
+]
+
+
+def test_filtered_pass_at_k_on_a_hand_checked_run(tmp_path: Path) -> None:
+    """Raw pass@k counts passes; filtered pass@k keeps the samples that pass the first three
+    cases; in brackets, timeouts count as passes. Worked out by hand:
+    problem 0: n 5, passed 1 (3 counting its two timeouts); kept 3 (s0, s1, s3), 1 correct;
+      counting timeouts kept 4 (s4 too), 3 correct.
+    problem 2: n 5, passed 1; kept 3 (t0, t1, t4), 1 correct; no timeouts."""
+    spec = f"apps:{write_folders(tmp_path / 'test', {0: ADD, 2: TOTAL})}"
+    rows = [
+        {"task_id": task, "completion": text}
+        for task, texts in (("APPS/0", ADD_SAMPLES), ("APPS/2", TOTAL_SAMPLES))
+        for text in texts
+    ]
+    samples = write_samples(tmp_path / "samples.jsonl", rows)
+    execution = ExecutionOptions(workers=2).with_limits(timeout=1.0, wall_timeout=3.0)
+    summary = evaluate(samples, benchmark=spec, k=[1, 2], execution=execution).summary
+    verdicts = [
+        json.loads(line)["result"] for line in (tmp_path / "samples.jsonl_results.jsonl").open()
+    ]
+    assert verdicts == [
+        "passed",
+        "failed: WrongAnswer: case 4: line 1: expected '30', got '31'",
+        "failed: WrongAnswer: case 1: line 1: expected '3', got '-1'",
+        "timed out: case 5",
+        "timed out: case 2",
+        "passed",
+        "failed: AssertionError: case 4: expected [10], got 11",
+        "failed: ZeroDivisionError: case 2: integer division or modulo by zero",
+        "failed: AssertionError: case 1: expected [3], got 0",
+        "failed: AssertionError: case 4: expected [10], got 0",
+    ]
+    table = summary["examples_filter"]
+    assert (
+        table["problems"],
+        table["samples"],
+        table["kept"],
+        table["kept_timeouts_as_passes"],
+    ) == (2, 10, 6, 7)
+    assert table["raw"] == {"pass@1": pytest.approx(0.2), "pass@2": pytest.approx(0.4)}
+    assert table["raw_timeouts_as_passes"] == {
+        "pass@1": pytest.approx((3 / 5 + 1 / 5) / 2),
+        "pass@2": pytest.approx((1 - 1 / 10 + 0.4) / 2),  # 1 - C(2,2)/C(5,2); 1 - C(4,2)/C(5,2)
+    }
+    assert table["filtered"] == {"pass@1": pytest.approx(1 / 3), "pass@2": pytest.approx(2 / 3)}
+    assert table["filtered_timeouts_as_passes"] == {
+        "pass@1": pytest.approx((3 / 4 + 1 / 3) / 2),
+        "pass@2": pytest.approx((1 + 2 / 3) / 2),  # 4 kept, 3 correct: every pair has one
+    }
+    levels = summary["per_difficulty"]
+    assert list(levels) == ["interview", "introductory"]
+    assert levels["introductory"]["filtered"]["pass@1"] == pytest.approx(1 / 3)
+    assert levels["introductory"]["raw_timeouts_as_passes"]["pass@1"] == pytest.approx(3 / 5)
+    assert levels["interview"]["raw"]["pass@1"] == pytest.approx(1 / 5)
+    assert summary["per_problem"]["APPS/0"] == {"n": 5, "passed": 1, "passed_examples": 3}
+    assert summary["pass_at_k"]["pass@1"] == pytest.approx(0.2)
+
+
+def test_the_report_shows_table_2(tmp_path: Path) -> None:
+    from passk.analysis.report.sections import _difficulty_blocks
+
+    summary = {
+        "pass_at_k": {"pass@1": 0.2},
+        "examples_filter": {
+            "problems": 2, "samples": 10, "kept": 6,
+            "raw": {"pass@1": 0.2}, "raw_timeouts_as_passes": {"pass@1": 0.4},
+            "filtered": {"pass@1": 1 / 3}, "filtered_timeouts_as_passes": {"pass@1": 0.5},
+        },
+        "per_difficulty": {"interview": {"problems": 1, "samples": 5, "kept": 3, "raw": {"pass@1": 0.2}}},
+    }  # fmt: skip
+    _, table = _difficulty_blocks(summary)
+    assert table.headers == ["metric (%)", "all", "interview"]
+    cells = [[getattr(c, "text", c) for c in row] for row in table.rows]
+    assert cells[3:] == [
+        ["raw pass@1", "20.00 (40.00)", "20.00"],
+        ["filtered pass@1", "33.33 (50.00)", "-"],
+    ]
+
+
+# ---------------------------------------------------------------- resume
+
+
+def test_a_stdio_run_resumes_without_running_a_sample_twice(tmp_path: Path) -> None:
+    """A run interrupted part way keeps its verdicts; --resume runs only the rest. Each sample
+    prints a fresh random number, so a verdict run twice would show a new one."""
+    spec = f"apps:{write_folders(tmp_path / 'test', {0: ADD})}"
+    program = "import os, time\ntime.sleep(0.1)\nprint(os.urandom(8).hex())\n"
+    rows = [{"task_id": "APPS/0", "completion": program} for _ in range(12)]
+    samples = write_samples(tmp_path / "samples.jsonl", rows)
+    journal = tmp_path / "samples.jsonl_results.jsonl.partial"
+    command = [sys.executable, "-m", "passk", "evaluate", str(samples), "--benchmark", spec,
+               "--workers", "1", "--k", "1", "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (journal.exists() and journal.read_bytes().count(b"\n") >= 4):
+        assert time.monotonic() < deadline and proc.poll() is None, "no verdicts in the journal"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "--resume" in err
+    assert not (tmp_path / "samples.jsonl_results.jsonl").exists()
+    before = {
+        r["completion_id"]: r["result"]
+        for r in map(json.loads, journal.read_text().splitlines()[1:])
+    }
+    assert 3 <= len(before) < 12
+    evaluate(samples, benchmark=spec, k=[1], execution=ExecutionOptions(workers=2), resume=True)
+    after = [json.loads(line) for line in (tmp_path / "samples.jsonl_results.jsonl").open()]
+    assert len(after) == 12 and not journal.exists()
+    assert all(
+        r["result"].startswith("failed: WrongAnswer: case 1: line 1: expected '3', got '")
+        for r in after
+    )
+    assert {
+        r["completion_id"]: r["result"] for r in after if r["completion_id"] in before
+    } == before
+    assert len({r["result"] for r in after}) == 12  # every sample ran once: 12 different numbers

@@ -219,7 +219,10 @@ def test_a_stdio_job_is_checked() -> None:
         ("0.500000", "0.5", True),
         ("0.3333333", "0.33333333333", True),  # within 1e-5 relative
         ("100000.5", "100000", True),  # 0.5 <= 1e-8 + 1e-5 * 100000
-        ("100002", "100000", False),
+        ("100002.0", "100000", False),
+        ("1000001", "1000000", False),  # integers are exact (APPS's floats would pass this)
+        ("007 +3", "7 3", True),
+        ("-0", "0", False),
         ("0.0000001", "0", False),  # 1e-7 > 1e-8 absolute
         ("1e3", "1000", True),
         ("2 1", "1 2", False),  # order counts

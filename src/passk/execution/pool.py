@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -376,30 +377,30 @@ class WorkerPool:
         return _WorkerProcess(config, self.sandbox, self._runtime, slot)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Verdict]]:
-        """Yield (job id, verdict) for every job, in the order they finish."""
+        """Yield (job id, verdict) for every job, in the order they finish. Jobs are taken from
+        `jobs` as workers need them (a few per worker ahead), so a run of any length holds only
+        those in flight."""
         if not self._procs:
             self.start()
         todo: queue.Queue[Job | None] = queue.Queue()
         done: queue.Queue[tuple[int, Verdict] | BaseException] = queue.Queue()
-        count = 0
-        for job in jobs:
-            todo.put(job)
-            count += 1
         threads = [
             threading.Thread(target=self._serve, args=(i, todo, done), daemon=True)
             for i in range(len(self._procs))
         ]
-        for _ in threads:
-            todo.put(None)
+        feed = _Feed(iter(jobs), todo, len(threads))
+        feed.put(_AHEAD * len(threads))
         for t in threads:
             t.start()
         finished = False
         try:
-            for _ in range(count):
+            while feed.outstanding:
                 item = done.get()
                 if isinstance(item, BaseException):
                     raise item
+                feed.outstanding -= 1
                 yield item
+                feed.put(1)
             finished = True
         finally:
             if finished:
@@ -528,6 +529,32 @@ class WorkerPool:
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.close(abort=exc_type is not None)
+
+
+# Jobs a pool's queue holds per worker beyond those in flight: enough that no worker waits.
+_AHEAD = 4
+
+
+class _Feed:
+    """Moves jobs from the caller's iterable to the workers' queue as verdicts come back, then
+    one end-of-jobs marker per worker; counts the jobs still owed a verdict."""
+
+    def __init__(self, source: Iterator[Job], todo: queue.Queue[Job | None], workers: int) -> None:
+        self.source, self.todo, self.workers = source, todo, workers
+        self.outstanding = 0
+        self.ended = False
+
+    def put(self, count: int) -> None:
+        if self.ended:
+            return
+        for job in itertools.islice(self.source, count):
+            self.todo.put(job)
+            self.outstanding += 1
+            count -= 1
+        if count > 0:
+            self.ended = True
+            for _ in range(self.workers):
+                self.todo.put(None)
 
 
 def _to_verdict(reply: dict[str, Any]) -> Verdict:

@@ -18,12 +18,14 @@ lenient than the one before:
 1. the output equals the expected output exactly;
 2. line by line, with trailing whitespace (spaces, tabs, `\\r`) stripped from every line and
    empty lines at the end ignored;
-3. token by token (whitespace-separated), where two tokens that both read as decimal numbers are
-   equal within numpy.allclose's default tolerance, the one APPS applies:
-   |got - expected| <= 1e-8 + 1e-5 * |expected|.
-APPS goes further in its last resort, comparing the *sets* of tokens of each line (so order and
-repetition do not count) and numbers rounded to 3 decimals; passk keeps the tokens' order and
-count, which judges that take floating-point answers (Codeforces, AtCoder) do as well.
+3. token by token (whitespace-separated), where two tokens that both read as decimal numbers,
+   one of them with a fraction or an exponent, are equal within numpy.allclose's default
+   tolerance, the one APPS applies: |got - expected| <= 1e-8 + 1e-5 * |expected|; two integers
+   are equal only as integers ("007" is 7).
+APPS compares integers as floats too, which passes 1000001 for 1000000 (the relative tolerance),
+and goes further in its last resort, comparing the *sets* of tokens of each line (so order and
+repetition do not count) and numbers rounded to 3 decimals; passk keeps integers exact and the
+tokens' order and count, as judges that take floating-point answers (Codeforces, AtCoder) do.
 
 Verdicts name the first case (numbered from 1) that did not pass: `failed: WrongAnswer: case 2:
 expected '3', got '4'`, `failed: ZeroDivisionError: case 1: division by zero`, `failed: Killed:
@@ -49,6 +51,7 @@ from typing import Any, NoReturn
 RELATIVE_TOLERANCE = 1e-5
 ABSOLUTE_TOLERANCE = 1e-8
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"([+-]?)0*(\d+)")
 _ERROR_LIMIT = 2048  # bytes of "Type\tmessage" a case's process reports
 _SHOWN = 40  # characters of a line shown in a wrong answer's message
 GO_ON, STOP = b"+", b"-"
@@ -89,10 +92,20 @@ def _tokens_match(got: str, expected: str) -> bool:
         return True
     if not (_NUMBER.fullmatch(got) and _NUMBER.fullmatch(expected)):
         return False
+    got_integer, expected_integer = _integer(got), _integer(expected)
+    if got_integer and expected_integer:
+        return got_integer == expected_integer
     a, b = float(got), float(expected)
     if not (math.isfinite(a) and math.isfinite(b)):
         return False
     return abs(a - b) <= ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * abs(b)
+
+
+def _integer(token: str) -> tuple[str, str] | None:
+    """(sign, digits) of an integer token, without "+" or leading zeros; as text, since int()
+    refuses very long numbers."""
+    found = _INTEGER.fullmatch(token)
+    return None if found is None else (found.group(1).strip("+"), found.group(2))
 
 
 def first_difference(got: str, expected: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from passk.benchmarks import Benchmark
+from passk.benchmarks.apps import DIFFICULTIES
 from passk.metrics import filtered_pass_at_k, mean_pass_at_k, summarize_pass_at_k
 from passk.outcome import Outcome
 from passk.records import Result
@@ -96,8 +97,16 @@ def case_metrics(results: list[Result], bench: Benchmark, ks: Sequence[int]) -> 
     return {
         "passed_examples": {task: count.kept[0] for task, count in counts.items()},
         "examples_filter": _table2(list(counts.values()), ks),
-        "per_difficulty": {level: _table2(group, ks) for level, group in sorted(levels.items())},
+        "per_difficulty": {
+            level: _table2(levels[level], ks) for level in sorted(levels, key=_rank)
+        },
     }
+
+
+def _rank(level: str) -> tuple[int, str]:
+    """APPS's levels in the paper's order, then any other, by name."""
+    known = DIFFICULTIES.index(level) if level in DIFFICULTIES else len(DIFFICULTIES)
+    return known, level
 
 
 def _table2(group: list[_Counts], ks: Sequence[int]) -> dict[str, Any]:

@@ -143,6 +143,7 @@ def test_unknown_benchmark_lists_the_available_ones() -> None:
         "doctests:PATH",
         "humaneval-jsonl:PATH",
         "mbpp:PATH[:SPLIT]",
+        "apps:PATH[:DIFFICULTY][:1shot]",
         "chained:LENGTHS[:N[:SEED]]",
     ]
     with pytest.raises(BenchmarkError) as info:
@@ -151,7 +152,7 @@ def test_unknown_benchmark_lists_the_available_ones() -> None:
         "unknown benchmark 'mbpp-nonexistent'; available: chained, crypto, humaneval, "
         "humaneval-misaligned:buggy, humaneval-misaligned:buggy+instruction, "
         "humaneval-misaligned:correct, humaneval-plus, doctests:PATH, humaneval-jsonl:PATH, "
-        "mbpp:PATH[:SPLIT], chained:LENGTHS[:N[:SEED]]"
+        "mbpp:PATH[:SPLIT], apps:PATH[:DIFFICULTY][:1shot], chained:LENGTHS[:N[:SEED]]"
     )
     assert isinstance(info.value, PasskError)
     assert info.value.exit_code == 2

@@ -262,7 +262,7 @@ def test_unknown_benchmark(
         "unknown benchmark 'nope'; available: chained, crypto, humaneval, "
         "humaneval-misaligned:buggy, humaneval-misaligned:buggy+instruction, "
         "humaneval-misaligned:correct, humaneval-plus, doctests:PATH, humaneval-jsonl:PATH, "
-        "mbpp:PATH[:SPLIT], chained:LENGTHS[:N[:SEED]]"
+        "mbpp:PATH[:SPLIT], apps:PATH[:DIFFICULTY][:1shot], chained:LENGTHS[:N[:SEED]]"
     )
     check_refused(tmp_path, argv, message, 2, capsys)
 

@@ -549,7 +549,7 @@ def test_closing_the_pool_stops_workers_and_removes_its_tmp_root(mode: str, proc
     [
         (Verdict(Outcome.PASSED), "passed"),
         (Verdict(Outcome.TIMED_OUT), "timed out"),
-        (Verdict(Outcome.TIMED_OUT, "X", "ignored"), "timed out"),
+        (Verdict(Outcome.TIMED_OUT, "", "case 3"), "timed out: case 3"),  # a stdio job's
         (Verdict(Outcome.FAILED, "AssertionError"), "failed: AssertionError"),
         (
             Verdict(Outcome.FAILED, "ZeroDivisionError", "division by zero"),

@@ -182,7 +182,12 @@ def problem_job(
     mode: the test runs in a trusted judge; assert mode: in the sample's process, calling a
     candidate that must return plain data). A benchmark whose tests do not compare plain data
     (`Benchmark.plain_data`) gets the official program whole. `timeout`: the problem's own CPU
-    limit (`--timeout auto`), None for the pool's."""
+    limit (`--timeout auto`), None for the pool's. A problem judged on standard input and
+    output gets a stdio job in either mode: its program never sees the expected outputs, so io
+    mode has nothing more to keep from it."""
+    if problem.cases:
+        program = problem.solution(code, is_solution=is_solution)
+        return Job(index, program, mode="stdio", cases=problem.cases, timeout=timeout)
     if mode == "assert" and not plain_data:
         return Job(index, problem.program(code, is_solution=is_solution), timeout=timeout)
     return Job(

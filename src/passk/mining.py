@@ -28,7 +28,7 @@ from typing import Any
 from passk import canonical
 from passk.benchmarks.doctests import unique_task_id
 from passk.benchmarks.humaneval import PREIMPORTS
-from passk.benchmarks.problem import Problem
+from passk.benchmarks.problem import Problem, set_fields
 from passk.errors import InputError
 from passk.execution import Job, Limits, Sandbox, Verdict, WorkerPool, choose_sandbox
 from passk.execution.options import ExecutionOptions
@@ -536,7 +536,7 @@ def _write(
         text = problem.prompt + problem.canonical_solution
         held_out = rules.in_valid_split(text, run.options.seed, run.options.valid_fraction)
         split = "valid" if held_out else "train"
-        rows[split].append({**vars(problem), "origin": origin})
+        rows[split].append({**set_fields(problem), "origin": origin})
     write_jsonl_atomic(out, rows["train"])
     if valid_path is not None:
         write_jsonl_atomic(valid_path, rows["valid"])

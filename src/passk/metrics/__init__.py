@@ -10,13 +10,21 @@ on the standard library and numpy.
 
 from .bootstrap import bootstrap_ci
 from .ks import check_ks, parse_ks
-from .passk import PassAtK, estimate_pass_at_k, mean_pass_at_k, pass_at_k, summarize_pass_at_k
+from .passk import (
+    PassAtK,
+    estimate_pass_at_k,
+    filtered_pass_at_k,
+    mean_pass_at_k,
+    pass_at_k,
+    summarize_pass_at_k,
+)
 
 __all__ = [
     "PassAtK",
     "bootstrap_ci",
     "check_ks",
     "estimate_pass_at_k",
+    "filtered_pass_at_k",
     "mean_pass_at_k",
     "parse_ks",
     "pass_at_k",

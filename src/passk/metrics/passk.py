@@ -8,7 +8,9 @@ which never forms the huge binomials and stays accurate in float64.
 
 This module adds `pass_at_k` (one problem), `estimate_pass_at_k` (per problem, vectorised),
 `mean_pass_at_k` (the benchmark score) and `summarize_pass_at_k`, which reports each requested
-k with a bootstrap confidence interval, or says why it cannot be computed.
+k with a bootstrap confidence interval, or says why it cannot be computed; and
+`filtered_pass_at_k`, the paper's filtered pass@k for APPS (Table 2): only the samples that pass
+a problem's public examples are kept, and pass@k is computed over those.
 """
 
 from collections.abc import Sequence
@@ -22,6 +24,7 @@ from .bootstrap import bootstrap_ci
 __all__ = [
     "PassAtK",
     "estimate_pass_at_k",
+    "filtered_pass_at_k",
     "mean_pass_at_k",
     "pass_at_k",
     "summarize_pass_at_k",
@@ -181,3 +184,26 @@ def summarize_pass_at_k(
         low, high = bootstrap_ci(per_problem, confidence=confidence, resamples=resamples, seed=seed)
         results.append(PassAtK(k=k, value=float(per_problem.mean()), ci_low=low, ci_high=high))
     return results
+
+
+def filtered_pass_at_k(kept: Sequence[int], correct: Sequence[int], k: int) -> float:
+    """Filtered pass@k over problems: `kept[i]` samples of problem i passed its public examples,
+    `correct[i]` of those pass every test. pass@k is taken over the kept samples only; a
+    problem with fewer than k kept submits them all (1 if one is correct, else 0), and one with
+    none kept scores 0. Every problem counts in the mean.
+
+    >>> filtered_pass_at_k([4, 1, 0], [2, 1, 0], 1)  # (2/4 + 1 + 0) / 3
+    0.5
+    >>> round(filtered_pass_at_k([4, 2], [1, 0], 2), 6)  # (1 - C(3,2)/C(4,2) + 0) / 2
+    0.25
+    """
+    _check_int("k", k, 1)
+    if len(kept) != len(correct) or not kept:
+        raise ValueError("kept and correct must be non-empty and of the same length")
+    scores = []
+    for n, c in zip(kept, correct, strict=True):
+        _check_int("c", c, 0)
+        if c > _check_int("kept", n, 0):
+            raise ValueError(f"c={c} exceeds the {n} samples kept")
+        scores.append(0.0 if c == 0 else 1.0 if n < k else _unchecked_pass_at_k(n, c, k))
+    return float(np.mean(scores))

@@ -4,11 +4,14 @@ The line is the sample's own fields followed by the verdict: `result` (the offic
 text: "passed", "timed out", "failed: <Type>: <message>"), `passed`, and passk's `duration_s`
 and `cpu_s`. In memory the outcome is typed (`passk.outcome.Outcome`), never re-parsed by the
 code that counts it; `Result.row()` writes the line and `Result.from_row()` reads it back.
-Adding a field to results means changing this module only.
+Adding a field to results means changing this module only. A program judged case by case (APPS)
+names in its verdict the first case it did not pass ("failed: WrongAnswer: case 2: ...",
+"timed out: case 3"); `Result.failed_case` reads it back.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,7 @@ from passk.errors import InputError
 from passk.outcome import Outcome, format_result, parse_result
 
 VERDICT_FIELDS = ("result", "passed", "duration_s", "cpu_s")
+_CASE = re.compile(r"case (\d+)\b")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,20 @@ class Result:
     @property
     def result(self) -> str:
         return format_result(self.outcome, self.error, self.message)
+
+    @property
+    def failed_case(self) -> int | None:
+        """The test case (numbered from 1) on which a sample judged case by case failed or
+        timed out; None where it passed or its verdict names no case (a call-based program
+        that timed out, a worker error).
+
+        >>> Result({"task_id": "a"}, Outcome.TIMED_OUT, "", "case 3").failed_case
+        3
+        """
+        if self.outcome not in (Outcome.FAILED, Outcome.TIMED_OUT):
+            return None
+        found = _CASE.match(self.message)
+        return int(found.group(1)) if found else None
 
     def row(self) -> dict[str, Any]:
         """The results-file line: the sample's fields, then the official harness's and

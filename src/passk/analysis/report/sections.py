@@ -318,6 +318,8 @@ def _run_sections(run: RunData, index: int) -> list[Section]:
     if run.summary is not None:
         sections.append(Section("pass@k", _pass_at_k_blocks(run.summary), level=3))
         sections.append(Section("Outcomes", _outcome_blocks(run.summary), level=3))
+        if run.summary.get("examples_filter"):
+            sections.append(Section("By difficulty", _difficulty_blocks(run.summary), level=3))
     if run.results:
         sections.append(Section("Figures", _figure_blocks(run, index), level=3))
         problems = _problems(run.results)
@@ -379,6 +381,46 @@ def _pass_at_k_blocks(summary: dict[str, Any]) -> list[Block]:
         else:
             rows.append([name, "-", (summary.get("not_computable") or {}).get(name, "-")])
     return [intro, Table(["metric", "%", "95% CI (%)"], rows)]
+
+
+def _difficulty_blocks(summary: dict[str, Any]) -> list[Block]:
+    """The Codex paper's Table 2 for this run: raw and filtered pass@k per difficulty, with
+    timeouts counted as passes in brackets."""
+    groups = {"all": summary["examples_filter"], **(summary.get("per_difficulty") or {})}
+    names = [(kind, k) for kind in ("raw", "filtered") for k in (summary.get("pass_at_k") or {})]
+    rows: list[list[Cell]] = [
+        [
+            "problems",
+            *(Num(f"{g.get('problems', 0):,}", g.get("problems", 0)) for g in groups.values()),
+        ],
+        [
+            "samples",
+            *(Num(f"{g.get('samples', 0):,}", g.get("samples", 0)) for g in groups.values()),
+        ],
+        [
+            "kept by the filter",
+            *(Num(f"{g.get('kept', 0):,}", g.get("kept", 0)) for g in groups.values()),
+        ],
+    ]
+    for kind, k in names:
+        rows.append([f"{kind} {k}", *(_bracketed(g, kind, k) for g in groups.values())])
+    intro = Para(
+        "Raw pass@k counts every sample; filtered pass@k keeps only the samples that pass the "
+        "problem's public examples (its first three test cases) and computes pass@k over them "
+        "(Chen et al. 2021, Table 2). In brackets: with programs that time out counted as passes."
+    )
+    return [intro, Table(["metric (%)", *groups], rows)]
+
+
+def _bracketed(group: dict[str, Any], kind: str, k: str) -> Cell:
+    value = (group.get(kind) or {}).get(k)
+    if not isinstance(value, int | float):
+        return "-"
+    timeouts = (group.get(f"{kind}_timeouts_as_passes") or {}).get(k)
+    text = f"{100 * value:.2f}"
+    if isinstance(timeouts, int | float):
+        text += f" ({100 * timeouts:.2f})"
+    return Num(text, value)
 
 
 def _outcome_blocks(summary: dict[str, Any]) -> list[Block]:

@@ -61,8 +61,8 @@ class Problem:
     def solution(self, text: str, *, is_solution: bool = False) -> str:
         """The sample's code alone, without the test: what io mode runs in the sandbox.
 
-        >>> Problem("a/1", "Add.", "", "", "", around=("import sys\n", "")).solution("print(2)")
-        'import sys\nprint(2)'
+        >>> Problem("a/1", "Add.", "", "", "", around=("import sys\\n", "")).solution("print(2)")
+        'import sys\\nprint(2)'
         """
         if self.around is not None:
             return self.around[0] + text + self.around[1]

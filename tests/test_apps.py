@@ -440,3 +440,22 @@ def test_a_stdio_run_resumes_without_running_a_sample_twice(tmp_path: Path) -> N
         r["completion_id"]: r["result"] for r in after if r["completion_id"] in before
     } == before
     assert len({r["result"] for r in after}) == 12  # every sample ran once: 12 different numbers
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "passk.benchmarks.apps",
+        "passk.execution.stdio",
+        "passk.metrics.passk",
+        "passk.records.result",
+        "passk.outcome",
+    ],
+)
+def test_module_doctests_pass(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -703,3 +703,43 @@ def test_processes_left_behind_are_killed_without_cgroups(procs, name: str) -> N
         kill_if_ours(alive)
     assert first.passed, first.result
     assert not alive, f"{alive} outlived their sample"
+
+
+ADD_ONE_TEST = "def check(candidate):\n    assert candidate(1) == 2\n"
+# The order a sample's steps happen in, as `WorkerPool(trace=True)` records them.
+TIMELINE = (
+    "w_job",
+    "w_prepared",
+    "s_received",
+    "c_start",
+    "c_job",
+    "c_sid",
+    "c_joined",
+    "c_set_up",
+    "c_ran",
+    "s_reaped",
+    "w_ended",
+    "w_swept",
+    "w_reply",
+    "p_received",
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_trace_records_each_step_of_each_sample_in_order(mode: str) -> None:
+    jobs = [
+        Job(i, "def f(x):\n    return x + 1\n", test=ADD_ONE_TEST, entry_point="f")
+        for i in range(3)
+    ]
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox(mode), trace=True) as pool:
+        assert all(v.passed for _, v in pool.run(jobs))
+        traces = pool.traces
+    assert len(traces) == 3
+    for trace in traces:
+        times = [trace[name] for name in TIMELINE]
+        assert times == sorted(times), trace
+        assert trace["minflt"] > trace["faults_ran"] >= trace["faults_start"] > 0
+        assert trace["utime"] + trace["stime"] >= trace["cpu_ran"] > 0
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox(mode)) as pool:
+        assert all(v.passed for _, v in pool.run(jobs))
+        assert pool.traces == []

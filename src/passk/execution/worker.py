@@ -88,10 +88,14 @@ def run_sample(
     `fds`: the job pipe, the output pipe, then fd 3 (the report pipe; in io mode the judge's
     request pipe) and, in io mode, fd 4 (the reply pipe).
     """
+    marks = _Marks(config.get("trace", False))
     job = json.loads(codec.read_frame(fds[0]) or b"{}")
+    marks.add()
     os.setsid()
+    marks.add()
     if group is not None:
         group.join()
+    marks.add()
     isolation.set_oom_score(isolation.OOM_SCORE_FIRST)
     _set_descriptors(job["workdir"], fds[1], fds[2:])
     _set_limits(job["timeout"], config, group)
@@ -100,14 +104,36 @@ def run_sample(
     # str methods only: a sample that patches os, json or this module cannot change it.
     token, write, exit_now, getpid = job.pop("token", ""), os.write, os._exit, os.getpid
     _drop_privileges(config)
+    marks.add()
     status, error, message = _SAMPLE_KINDS[job["kind"]](job, config.get("guard", True))
     _flush_std_streams()
+    marks.add()
     # The pid tells this process's report from one a forked copy of it would write.
-    fields = (token, str(getpid()), status, error, message)
+    fields = (token, str(getpid()), status, error, message, *marks.field())
     data = "\t".join(fields).encode("utf-8", "replace") + b"\n"
     while data:
         data = data[write(3, data) :]
     exit_now(0)
+
+
+class _Marks:
+    """Benchmark-only (`trace` in the worker's config): when a sample's process reached each
+    step, its CPU time and page faults then, sent after the report's fields; nothing is
+    recorded or sent without it."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.values: list[float] = []
+        self.add()
+
+    def add(self) -> None:
+        if self.enabled:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = usage.ru_utime + usage.ru_stime
+            self.values += (time.monotonic(), cpu, usage.ru_minflt)
+
+    def field(self) -> tuple[str, ...]:
+        return (",".join(f"{v:.6f}" for v in self.values),) if self.enabled else ()
 
 
 def _set_descriptors(workdir: str, out: int, numbered: list[int]) -> None:
@@ -453,6 +479,7 @@ class SampleServer:
         self._buffer = b""
         self._lines: collections.deque[str] = collections.deque()
         self._sample: int | None = None
+        self.trace: list[str] = []  # with `trace`: the last sample's numbers past its end
 
     def request(self, fds: list[int]) -> None:
         """Ask for a sample's process with these descriptors (its pid and end come later)."""
@@ -479,9 +506,8 @@ class SampleServer:
         self.sample_pid()
         return self._end(self._next_line(time.monotonic() + _SERVER_REPLY_S))
 
-    @staticmethod
-    def _end(line: str) -> tuple[int, float]:
-        status, cpu = line.split()
+    def _end(self, line: str) -> tuple[int, float]:
+        status, cpu, *self.trace = line.split()
         return int(status), float(cpu)
 
     def _next_line(self, deadline: float) -> str:
@@ -515,10 +541,12 @@ def _serve_samples(
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if group is not None:
         group.join_server()
+    trace = config.get("trace", False)
     while True:
         message, fds, _, _ = socket.recv_fds(sock, 16, 8)
         if not message:
             return
+        received = time.monotonic() if trace else 0.0
         pid = os.fork()
         if pid == 0:
             sock.close()
@@ -526,11 +554,16 @@ def _serve_samples(
                 run_sample(fds, config, group)
             finally:
                 os._exit(70)
+        forked = time.monotonic() if trace else 0.0
         for fd in fds:
             os.close(fd)
         sock.sendall(f"{pid}\n".encode())
         _, status, usage = os.wait4(pid, 0)
-        sock.sendall(f"{status} {usage.ru_utime + usage.ru_stime}\n".encode())
+        line = f"{status} {usage.ru_utime + usage.ru_stime}"
+        if trace:  # benchmark-only: when the server worked, and what the sample cost
+            line += f" {received} {forked} {time.monotonic()} {usage.ru_minflt}"
+            line += f" {usage.ru_utime} {usage.ru_stime}"
+        sock.sendall(f"{line}\n".encode())
 
 
 # ---------------------------------------------------------------- the worker: supervise
@@ -551,8 +584,17 @@ class Worker:
         self.output_limit = config["max_output_bytes"]
         self.sigchld_r = _sigchld_wakeup()
         self.subreaper = _become_subreaper()
+        self.tracing = bool(config.get("trace"))
+        self.marks: dict[str, float] = {}
+
+    def _mark(self, name: str) -> None:
+        """Benchmark-only (`trace`): when this job reached `name`, sent with the verdict."""
+        if self.tracing:
+            self.marks[name] = time.monotonic()
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        self.marks = {}
+        self._mark("w_job")
         io_mode = job.get("mode") == "io"
         if io_mode:  # compiled here, before the judge forks, so that n samples share the work
             for source, name in ((job["prompt"], "<prompt>"), (job["test"], "<test>")):
@@ -571,6 +613,9 @@ class Worker:
         if self.group is not None and self.group.oom_kills() > oom_before:
             verdict = _out_of_memory(verdict, self.config["max_memory_bytes"])
         verdict.update(wall_s=round(wall, 6), cpu_s=round(cpu, 6), output=output)
+        if self.tracing:
+            self._mark("w_reply")
+            verdict["trace"] = self.marks
         return verdict
 
     def _group_counts(self) -> tuple[float, int]:
@@ -585,12 +630,14 @@ class Worker:
             frame = _job_frame(_sample_job(job, token, workdir))
             sent = _send_early(sample_job.w, frame)
             start = time.monotonic()
+            self._mark("w_prepared")
             self.server.request([sample_job.r, out.w, report.w])
             sample_job.close_read_end()
             out.close_write_end()
             report.close_write_end()
             _send_job(sample_job.w, frame, sent)
             sample_job.close_write_end()
+            self._mark("w_requested")
             ended: list[tuple[int, float]] = []
 
             def done() -> bool:
@@ -602,6 +649,7 @@ class Worker:
             why, output = self._supervise(
                 done, [self.server.sock.fileno()], out.r, start, job, cpu_before
             )
+            self._mark("w_ended")
             pid = self.server.sample_pid()
             if not ended:
                 _kill_group(pid)
@@ -609,7 +657,11 @@ class Worker:
                 ended.append(self.server.wait_end())
             wall = time.monotonic() - start
             self._sweep([pid])
-            report_fields = _read_report(report.r, token, pid)
+            self._mark("w_swept")
+            report_fields = _read_report(report.r, token, pid, traced=self.tracing)
+            self._mark("w_reported")
+        if self.tracing:
+            self._add_sample_marks(report_fields)
         status, rusage_cpu = ended[0]
         cpu = self._cpu(cpu_before, rusage_cpu)
         timed_out = why != "ended" or cpu > job["timeout"]
@@ -667,6 +719,15 @@ class Worker:
         else:
             verdict = _verdict(job["timeout"], judge_status, cpu, timed_out, report_fields)
         return verdict, cpu, wall, output
+
+    def _add_sample_marks(self, report: dict[str, str] | None) -> None:
+        names = ("s_received", "s_forked", "s_reaped", "minflt", "utime", "stime")
+        self.marks.update(zip(names, map(float, self.server.trace), strict=False))
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            values = [float(v) for v in report["trace"].split(",")]  # type: ignore[index]
+            for i, name in enumerate(("start", "job", "sid", "joined", "set_up", "ran")):
+                when, cpu, faults = values[3 * i : 3 * i + 3]
+                self.marks |= {f"c_{name}": when, f"cpu_{name}": cpu, f"faults_{name}": faults}
 
     def _cpu(self, before: float, rusage_cpu: float) -> float:
         """The sample's CPU seconds: its cgroup's (every process it started, orphans too), or
@@ -912,9 +973,10 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _read_report(fd: int, token: str, pid: int) -> dict[str, str] | None:
+def _read_report(fd: int, token: str, pid: int, *, traced: bool = False) -> dict[str, str] | None:
     """The report: the line with this job's token written by the reporting process itself (a
-    process it forked inherits the token and the pipe); anything else on the pipe is noise."""
+    process it forked inherits the token and the pipe); anything else on the pipe is noise.
+    `traced`: the line ends with the sample's benchmark-only timestamps (`_Marks`)."""
     os.set_blocking(fd, False)
     data = bytearray()
     while len(data) < 1 << 20:
@@ -927,12 +989,13 @@ def _read_report(fd: int, token: str, pid: int) -> dict[str, str] | None:
         data += chunk
     for line in bytes(data).decode("utf-8", "replace").split("\n"):
         fields = line.split("\t")
-        if len(fields) == 5 and fields[0] == token and fields[1] == str(pid):
+        if len(fields) == 5 + traced and fields[0] == token and fields[1] == str(pid):
             # A sample that stole its token writes what it likes: bound it like any message.
             return {
                 "status": fields[2],
                 "error": _clean(fields[3], _NAME_LIMIT),
                 "message": _clean(fields[4], _MESSAGE_LIMIT),
+                **({"trace": fields[5]} if traced else {}),
             }
     return None
 

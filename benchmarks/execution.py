@@ -186,7 +186,7 @@ PHASES = (
     ("server wakes", "w_prepared", "s_received", "fds sent over the socket, server scheduled"),
     ("fork", "s_received", "c_start", "the server's fork; the child scheduled, at-fork hooks"),
     ("sample: read job", "c_start", "c_job", "its job from its pipe, decoded"),
-    ("sample: new session", "c_job", "c_sid", "setsid"),
+    ("sample: process group", "c_job", "c_sid", "setpgid"),
     ("sample: cgroup joins", "c_sid", "c_joined", "memory and pids groups"),
     ("sample: other setup", "c_joined", "c_set_up", "oom score, fds, work dir, rlimits, uid"),
     ("sample: program", "c_set_up", "c_ran", "compile, exec, check"),

@@ -16,7 +16,8 @@ Kinds of job (`_SAMPLE_KINDS`, chosen by `_sample_job`): a whole `program` run a
 (the official harness's), or `assert` — the solution, then the test, then
 `check(<entry point>)` in one process, where the candidate the test calls must return plain data
 (`codec.check_plain`) — or, in io mode, a `solution` that only answers a trusted judge's calls
-(the judge runs the test in a process forked from this worker, never from the server).
+(the judge runs the test in a process forked from this worker, never from the server, and
+kept from one io-mode job to the next: `Judge`).
 
 The sample reports its end through a pipe, with a token the worker chose for this job: text a
 program prints, an exit status of 0, or a line written to any descriptor without the token
@@ -176,8 +177,13 @@ def _set_limits(
     timeout: float, config: dict[str, Any], group: isolation.SampleGroup | None
 ) -> None:
     cpu = math.ceil(timeout)
+    # SIGXCPU at the soft limit, SIGKILL a second later
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    _set_other_limits(config, group)
+
+
+def _set_other_limits(config: dict[str, Any], group: isolation.SampleGroup | None) -> None:
     limits = {
-        resource.RLIMIT_CPU: (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second later
         resource.RLIMIT_CORE: (0, 0),
         resource.RLIMIT_NOFILE: (config["max_open_files"],) * 2,
         resource.RLIMIT_FSIZE: (config["max_file_bytes"],) * 2,
@@ -391,23 +397,50 @@ def _human_eval_guard() -> None:
 # ---------------------------------------------------------------- the judge (io mode)
 
 
-def run_judge(job: dict[str, Any], config: dict[str, Any], fds: list[int]) -> NoReturn:
-    """io mode, in the trusted judge, forked from the worker: run the problem's check against
-    the solution process, then report like a sample does. Never returns.
+def serve_judgements(sock: socket.socket, config: dict[str, Any]) -> NoReturn:
+    """io mode, in the worker's trusted judge: for each job the worker sends (its descriptors,
+    then the job), run the problem's check against the solution process and report like a
+    sample does; then tell the worker how much CPU it took. Never returns.
 
-    `fds`: the output pipe, then fd 3 (the report), 4 (requests) and 5 (replies). The judge
-    keeps the worker's uid and is undumpable, so the solution (another uid, or the same one
-    without the sandbox) can neither read its memory or descriptors nor trace it; it seeds its
-    own `random` generator, which the solution's process never shares.
+    The judge is forked from the worker at its first io-mode job and kept for the next ones
+    (a fork per sample cost more than the sample's own process); the worker replaces it when it
+    dies or is killed. It keeps the worker's uid and is undumpable, so the solution (another
+    uid, or the same one without the sandbox) can neither read its memory or descriptors nor
+    trace it; each job runs in a namespace of its own, with `random` seeded afresh, which the
+    solution's process never shares; a job's CPU time is limited from where the last one ended.
     """
-    token, deadline = job["token"], time.monotonic() + job["wall_limit"] - 0.25
     os.setpgid(0, 0)
-    _set_descriptors(job["workdir"], fds[0], fds[1:])
-    _set_limits(job["timeout"], config, None)
     _reset_signals()
     isolation.die_with_parent()
+    os.closerange(3, sock.fileno())
+    os.closerange(sock.fileno() + 1, 1 << 16)
+    _set_other_limits(config, None)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    while True:
+        message, fds, _, _ = socket.recv_fds(sock, 1, 4)
+        body = codec.read_frame(sock.fileno()) if message else None
+        if body is None:
+            os._exit(0)
+        cpu = _judge(json.loads(body), config, fds)
+        for fd in (1, 2):
+            os.dup2(devnull, fd)  # the sample's output pipe: closed here when its job is done
+        sock.sendall(f"{cpu} {_own_cpu()}\n".encode())
+
+
+def _judge(job: dict[str, Any], config: dict[str, Any], fds: list[int]) -> float:
+    """One job in the judge: `fds` are the output pipe, the report, the requests and the
+    replies. Returns the CPU seconds it took."""
+    out, report, requests, replies = fds
+    before = _own_cpu()
+    limit = math.ceil(before + job["timeout"])  # RLIMIT_CPU counts the process's whole life
+    resource.setrlimit(resource.RLIMIT_CPU, (limit, resource.RLIM_INFINITY))
+    token, deadline = job["token"], time.monotonic() + job["wall_limit"] - 0.25
+    os.chdir(job["workdir"])
+    for fd in (1, 2):
+        os.dup2(out, fd)
+    os.close(out)
     _RESEED()
-    candidate = iomode.Candidate(4, 5, deadline, config["max_reply_bytes"])
+    candidate = iomode.Candidate(requests, replies, deadline, config["max_reply_bytes"])
     try:
         status, error, message = _run_check(job, candidate)
     except iomode.CallTimeout:
@@ -417,8 +450,17 @@ def run_judge(job: dict[str, Any], config: dict[str, Any], fds: list[int]) -> No
     except BaseException as e:  # every failure of the check is a verdict
         status, error, message = "failed", _safe_name(e), _safe_message(e)
     _flush_std_streams()
-    _write_all(3, "\t".join((token, str(os.getpid()), status, error, message)).encode() + b"\n")
-    os._exit(0)
+    _write_all(
+        report, "\t".join((token, str(os.getpid()), status, error, message)).encode() + b"\n"
+    )
+    for fd in (report, requests, replies):
+        os.close(fd)
+    return _own_cpu() - before
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run_check(job: dict[str, Any], candidate: iomode.Candidate) -> tuple[str, str, str]:
@@ -568,6 +610,61 @@ def _serve_samples(
         sock.sendall(f"{line}\n".encode())
 
 
+class Judge:
+    """The worker's handle on its io-mode judge (`serve_judgements`): a process forked from the
+    worker, kept from one job to the next. Over a socket pair the worker sends a job's
+    descriptors and the job; the judge answers with a line holding the CPU seconds it took and
+    its CPU seconds so far."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.pid = os.fork()
+        if self.pid == 0:
+            ours.close()
+            try:
+                serve_judgements(theirs, config)
+            finally:
+                os._exit(70)
+        theirs.close()
+        self.sock = ours
+        self._buffer = b""
+        self.cpu = 0.0  # its CPU seconds when its last job ended
+
+    def start(self, job: dict[str, Any], fds: list[int]) -> None:
+        """Hand the judge a job (a judge that died shows in `ended`)."""
+        with contextlib.suppress(OSError):
+            socket.send_fds(self.sock, [b"j"], fds)
+            codec.write_frame(self.sock.fileno(), json.dumps(job).encode())
+
+    def ended(self) -> tuple[int, float, bool] | None:
+        """(wait status, CPU seconds of the job, whether the judge is gone) once the job is
+        done or the judge died; None while it runs. Never blocks."""
+        try:
+            chunk = self.sock.recv(64, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._buffer += chunk
+            if not self._buffer.endswith(b"\n"):
+                return None
+            job_cpu, self.cpu = map(float, self._buffer.split())
+            self._buffer = b""
+            return 0, job_cpu, False
+        return (*self.kill(), True)
+
+    def kill(self) -> tuple[int, float]:
+        """End the judge (after a timeout, or once it died): its wait status and the CPU
+        seconds of its last job."""
+        _kill_group(self.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(self.pid, 0)
+        self.sock.close()
+        return status, max(_cpu(usage) - self.cpu, 0.0)
+
+
 # ---------------------------------------------------------------- the worker: supervise
 
 
@@ -586,6 +683,7 @@ class Worker:
         self.output_limit = config["max_output_bytes"]
         self.sigchld_r = _sigchld_wakeup()
         self.subreaper = _become_subreaper()
+        self.judge: Judge | None = None
         self.tracing = bool(config.get("trace"))
         self.marks: dict[str, float] = {}
 
@@ -598,10 +696,6 @@ class Worker:
         self.marks = {}
         self._mark("w_job")
         io_mode = job.get("mode") == "io"
-        if io_mode:  # compiled here, before the judge forks, so that n samples share the work
-            for source, name in ((job["prompt"], "<prompt>"), (job["test"], "<test>")):
-                with contextlib.suppress(SyntaxError, ValueError):
-                    _compile_trusted(source, name)
         workdir = _make_workdir(self.tmp_root)
         if self.uid is not None:
             os.chown(workdir, self.uid, self.uid)
@@ -682,39 +776,38 @@ class Worker:
             replies.close_write_end()
             _send_job(sample_job.w, frame, sent)
             sample_job.close_write_end()
-            judge = os.fork()
-            if judge == 0:
-                try:
-                    judge_job = {**job, "token": token, "workdir": workdir}
-                    run_judge(judge_job, self.config, [out.w, report.w, requests.w, replies.r])
-                finally:
-                    os._exit(70)
+            judge = self._judge()
+            judge.start(
+                {**job, "token": token, "workdir": workdir},
+                [out.w, report.w, requests.w, replies.r],
+            )
             for pipe in (out, report):
                 pipe.close_write_end()
             requests.close_write_end()
             replies.close_read_end()
-            judged: list[tuple[int, Any]] = []
+            judged: list[tuple[int, float, bool]] = []
 
             def done() -> bool:
-                found, status, usage = os.wait4(judge, os.WNOHANG)
-                if found == judge:
-                    judged.append((status, usage))
-                return found == judge
+                end = judge.ended()
+                if end is not None:
+                    judged.append(end)
+                return end is not None
 
-            why, output = self._supervise(done, [self.sigchld_r], out.r, start, job, cpu_before)
+            wake = [judge.sock.fileno()]
+            why, output = self._supervise(done, wake, out.r, start, job, cpu_before)
             if not judged:
-                _kill_group(judge)
-                _, status, usage = os.wait4(judge, 0)
-                judged.append((status, usage))
+                judged.append((*judge.kill(), True))
+            if judged[0][2]:  # the judge is gone: the next job gets a new one
+                self.judge = None
             pid = self.server.sample_pid()
             _kill_group(pid)
             self._kill_sample_group()
             solution_status, solution_cpu = self.server.wait_end()
             wall = time.monotonic() - start
             self._sweep([pid])
-            report_fields = _read_report(report.r, token, judge)
-        judge_status, judge_usage = judged[0]
-        cpu = _cpu(judge_usage) + self._cpu(cpu_before, solution_cpu)
+            report_fields = _read_report(report.r, token, judge.pid)
+        judge_status, judge_cpu, _ = judged[0]
+        cpu = judge_cpu + self._cpu(cpu_before, solution_cpu)
         timed_out = why != "ended" or cpu > job["timeout"]
         if report_fields is not None and report_fields["status"] == "gone" and not timed_out:
             verdict = _solution_end(solution_status, cpu, job["timeout"], report_fields["message"])
@@ -730,6 +823,16 @@ class Worker:
             for i, name in enumerate(("start", "job", "sid", "joined", "set_up", "ran")):
                 when, cpu, faults = values[3 * i : 3 * i + 3]
                 self.marks |= {f"c_{name}": when, f"cpu_{name}": cpu, f"faults_{name}": faults}
+
+    def _judge(self) -> Judge:
+        """The io-mode judge, started at the first io-mode job (and again after one died)."""
+        if self.judge is None:
+            self.judge = Judge(self.config)
+        return self.judge
+
+    def _kept(self) -> set[int]:
+        """The worker's own children that outlive a sample: the sample server, the judge."""
+        return {self.server.pid} | ({self.judge.pid} if self.judge else set())
 
     def _cpu(self, before: float, rusage_cpu: float) -> float:
         """The sample's CPU seconds: its cgroup's (every process it started, orphans too), or
@@ -806,11 +909,11 @@ class Worker:
             _kill_group(pid)
         if self.group is not None:
             self.group.kill_all()
-        elif self.uid is not None and any(p != self.server.pid for p in _children()):
+        elif self.uid is not None and any(p not in self._kept() for p in _children()):
             # (the sample itself is reaped: whatever it left is reparented to this process)
             isolation.kill_uid(self.uid)
         if self.uid is None and self.subreaper:
-            _kill_children(exclude=self.server.pid)
+            _kill_children(exclude=self._kept())
         self._reap()
 
     def _reap(self) -> None:
@@ -820,6 +923,9 @@ class Worker:
             found = _reap_exited()
             if self.server.pid in found:
                 raise RuntimeError("the sample server died")
+            if self.judge is not None and self.judge.pid in found:  # between jobs
+                self.judge.sock.close()
+                self.judge = None
             if self.group is None or self.group.tasks() == 0:
                 return
             time.sleep(0.0005)
@@ -913,9 +1019,9 @@ def _cpu(usage: Any) -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
 
-def _kill_children(exclude: int) -> None:
+def _kill_children(exclude: set[int]) -> None:
     for _ in range(1000):  # a fork bomb can add children while we kill; go round until none
-        orphans = [pid for pid in _children() if pid != exclude]
+        orphans = [pid for pid in _children() if pid not in exclude]
         if not orphans:
             return
         for orphan in orphans:

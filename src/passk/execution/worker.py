@@ -707,7 +707,11 @@ class Worker:
     the deadline and the cgroup's CPU budget, kills whatever is left, gives the verdict."""
 
     def __init__(
-        self, config: dict[str, Any], group: isolation.SampleGroup | None, server: SampleServer
+        self,
+        config: dict[str, Any],
+        group: isolation.SampleGroup | None,
+        server: SampleServer,
+        next_job_waiting: Callable[[], bool] = lambda: False,
     ) -> None:
         self.config = config
         self.group = group
@@ -718,6 +722,11 @@ class Worker:
         self.sigchld_r = _sigchld_wakeup()
         self.subreaper = _become_subreaper()
         self.judge: Judge | None = None
+        # A sample's process forked ahead, while the job before ended, when the next job was
+        # already waiting: its pipes (job, output, report). Never when none waits, so an idle
+        # worker has no process but its server.
+        self.next_job_waiting = next_job_waiting
+        self.ahead: list[_Pipe] | None = None
         self.tracing = bool(config.get("trace"))
         self.marks: dict[str, float] = {}
 
@@ -756,16 +765,15 @@ class Worker:
     def _run_assert(
         self, job: dict[str, Any], token: str, workdir: str, cpu_before: float
     ) -> tuple[dict[str, Any], float, float, str]:
-        with _Pipes(3) as (sample_job, out, report):
-            frame = _job_frame(_sample_job(job, token, workdir))
-            sent = _send_early(sample_job.w, frame)
-            start = time.monotonic()
-            self._mark("w_prepared")
-            self.server.request([sample_job.r, out.w, report.w])
-            sample_job.close_read_end()
-            out.close_write_end()
-            report.close_write_end()
-            _send_job(sample_job.w, frame, sent)
+        start = time.monotonic()
+        self._mark("w_prepared")
+        pipes, self.ahead = self.ahead, None
+        if pipes is None:
+            pipes = self._fork_sample()
+        elif self.tracing:
+            self.marks["ahead"] = 1.0
+        with _Closing(pipes) as (sample_job, out, report):
+            _send_job(sample_job.w, _job_frame(_sample_job(job, token, workdir)))
             sample_job.close_write_end()
             self._mark("w_requested")
             ended: list[tuple[int, float]] = []
@@ -788,6 +796,8 @@ class Worker:
             wall = time.monotonic() - start
             self._sweep([pid])
             self._mark("w_swept")
+            if self.next_job_waiting():
+                self.ahead = self._fork_sample()
             report_fields = _read_report(report.r, token, pid, traced=self.tracing)
             self._mark("w_reported")
         if self.tracing:
@@ -797,9 +807,29 @@ class Worker:
         timed_out = why != "ended" or cpu > job["timeout"]
         return _verdict(job["timeout"], status, cpu, timed_out, report_fields), cpu, wall, output
 
+    def _fork_sample(self) -> list[_Pipe]:
+        """Ask the server for an assert-mode sample's process: the pipes to it (its job, its
+        output, its report), with the sample's ends closed here."""
+        sample_job, out, report = pipes = [_Pipe() for _ in range(3)]
+        self.server.request([sample_job.r, out.w, report.w])
+        sample_job.close_read_end()
+        out.close_write_end()
+        report.close_write_end()
+        return pipes
+
+    def _drop_ahead(self) -> None:
+        """End the sample's process forked ahead (the next job is not an assert-mode one): it
+        reads the end of its job pipe and exits."""
+        if self.ahead is not None:
+            with _Closing(self.ahead):
+                pass
+            self.ahead = None
+            self.server.wait_end()
+
     def _run_io(
         self, job: dict[str, Any], token: str, workdir: str, cpu_before: float
     ) -> tuple[dict[str, Any], float, float, str]:
+        self._drop_ahead()
         with _Pipes(5) as (sample_job, out, report, requests, replies):
             frame = _job_frame(_solution_job(job, workdir, self.config))
             sent = _send_early(sample_job.w, frame)
@@ -976,11 +1006,11 @@ class _Pipe:
         self.w = _close(self.w)
 
 
-class _Pipes:
-    """`n` pipes for one job, every end closed on leaving."""
+class _Closing:
+    """Pipes for one job, every end closed on leaving."""
 
-    def __init__(self, n: int) -> None:
-        self.pipes = [_Pipe() for _ in range(n)]
+    def __init__(self, pipes: list[_Pipe]) -> None:
+        self.pipes = pipes
 
     def __enter__(self) -> list[_Pipe]:
         return self.pipes
@@ -989,6 +1019,13 @@ class _Pipes:
         for pipe in self.pipes:
             pipe.close_read_end()
             pipe.close_write_end()
+
+
+class _Pipes(_Closing):
+    """`n` new pipes for one job, every end closed on leaving."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__([_Pipe() for _ in range(n)])
 
 
 def _close(fd: int) -> int:
@@ -1041,7 +1078,7 @@ def _send_early(fd: int, frame: bytes) -> bool:
     return True
 
 
-def _send_job(fd: int, frame: bytes, sent: bool) -> None:
+def _send_job(fd: int, frame: bytes, sent: bool = False) -> None:
     """Write the sample's job, unless it was written early. A sample that died before reading
     it has closed the pipe; its end is the verdict, not this error."""
     if not sent:
@@ -1286,7 +1323,7 @@ def main() -> int:
     # Forked now, before any job exists in this process: every sample's process descends
     # from a process that never held another sample, a test or an expected value.
     server = SampleServer(config, group, keep=[cmd_in, reply_out])
-    worker = Worker(config, group, server)
+    worker = Worker(config, group, server, lambda: bool(select.select([cmd_in], [], [], 0)[0]))
     write_frame(reply_out, {"ready": True, "pid": os.getpid()})
     while (job := read_frame(cmd_in)) is not None:
         try:

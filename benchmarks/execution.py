@@ -31,8 +31,9 @@ in one run on one machine, several ways, and reports samples per second for each
 
 Each method runs `--repeats` times (interleaved, so drifting load hits all of them alike) and
 the fastest run is reported, with the CPU time it took per sample (this process and the
-children it waited for: the workers, and through them the sample servers and the samples;
-the official harness's processes), which the machine's load changes far less than the wall
+children it waited for: the workers, and through them the sample servers, the judges and the
+samples; gVisor's runsc and its sandboxes; the official harness's processes; not Ray's, which
+are not this process's children), which the machine's load changes far less than the wall
 time. `--methods passk,passk-io` runs only those (with official and floor).
 
 Then it shows where a sample's time goes in the default sandbox: the samples run once more

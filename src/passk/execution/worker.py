@@ -888,6 +888,16 @@ class Worker:
                 when, cpu, faults = values[3 * i : 3 * i + 3]
                 self.marks |= {f"c_{name}": when, f"cpu_{name}": cpu, f"faults_{name}": faults}
 
+    def close(self) -> None:
+        """At the end of the input: end the sample forked ahead, the judge and the server, and
+        wait for them, so that their CPU time (and the samples') reaches the pool's rusage."""
+        self._drop_ahead()
+        for process in (self.judge, self.server):
+            if process is not None:
+                process.sock.close()
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(process.pid, 0)
+
     def _judge(self) -> Judge:
         """The io-mode judge, started at the first io-mode job (and again after one died)."""
         if self.judge is None:
@@ -1341,6 +1351,7 @@ def main() -> int:
             return 75
         reply["id"] = job.get("id")
         write_frame(reply_out, reply)
+    worker.close()
     return 0
 
 

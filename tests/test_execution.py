@@ -705,6 +705,24 @@ def test_processes_left_behind_are_killed_without_cgroups(procs, name: str) -> N
     assert not alive, f"{alive} outlived their sample"
 
 
+def test_guard_disables_what_the_official_guard_disables(pool: WorkerPool) -> None:
+    """The sample server has not imported shutil or subprocess: they are disabled as the
+    official guard disables them when a sample imports them, in any order and way."""
+    program = (
+        "import os\n"
+        "assert os.getcwd is None and os.unlink is None\n"
+        "from subprocess import Popen, run\n"
+        "assert Popen is None and run is not None\n"
+        "import shutil\n"
+        "assert shutil.rmtree is None and shutil.move is None and shutil.chown is None\n"
+        "assert shutil.copyfile is not None\n"
+        "import importlib, sys\n"
+        "assert importlib.import_module('subprocess').Popen is None\n"
+        "assert sys.modules['shutil'] is shutil\n"
+    )
+    assert run1(pool, program).passed, run1(pool, program).result
+
+
 ADD_ONE_TEST = "def check(candidate):\n    assert candidate(1) == 2\n"
 # The order a sample's steps happen in, as `WorkerPool(trace=True)` records them.
 TIMELINE = (

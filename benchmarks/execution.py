@@ -30,7 +30,18 @@ in one run on one machine, several ways, and reports samples per second for each
              Canonical solutions are trusted code, so this is safe here and only here.
 
 Each method runs `--repeats` times (interleaved, so drifting load hits all of them alike) and
-the fastest run is reported. The script also checks that all methods agree that every canonical
+the fastest run is reported, with the CPU time it took per sample (this process and the
+children it waited for: the workers, and through them the sample servers, the judges and the
+samples; gVisor's runsc and its sandboxes; the official harness's processes; not Ray's, which
+are not this process's children), which the machine's load changes far less than the wall
+time. `--methods passk,passk-io` runs only those (with official and floor).
+
+Then it shows where a sample's time goes in the default sandbox: the samples run once more
+through a `WorkerPool(trace=True)`, whose workers, sample servers and samples record when each
+step of each sample began (and the sample's own CPU time and page faults at each), and the
+parent journals each verdict as `passk.evaluate` does; the script prints each step's median
+and mean wall time, the sample process's CPU and page faults in it, what the steps leave out
+of a worker's wall time per sample, and the same programs' time under `exec` in this process. The script also checks that all methods agree that every canonical
 solution passes, and prints the machine it ran on and the load average at the start, because
 throughput numbers mean little without them. Nothing is asserted about the timings.
 
@@ -42,7 +53,7 @@ once (16 workers, so 64 jobs a call, as a 16-core node gets).
 Run it from the repository root, with the project's environment:
 
     .venv/bin/python benchmarks/execution.py [--copies 5] [--workers 2] [--repeats 1]
-                                             [--json results.json]
+                                             [--methods NAMES] [--json results.json]
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ import io
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -62,6 +74,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from statistics import mean, median
 from typing import Any
 
 import passk
@@ -85,6 +98,7 @@ class Measurement:
     passed: int
     seconds: float
     runs: list[float]
+    cpu_ms: float  # CPU per sample in the fastest run: this process and its reaped children
 
     @property
     def rate(self) -> float:
@@ -160,6 +174,177 @@ def run_floor(samples: list[Sample], problems: dict[str, Problem]) -> int:
                 continue
             passed += 1
     return passed
+
+
+# ---------------------------------------------------------------- where a sample's time goes
+
+# (name, from mark, to mark, what it covers): consecutive steps of one sample, from the worker
+# taking its job to the pool holding its verdict. w_ marks are the worker's, s_ the sample
+# server's, c_ the sample's own process (with its CPU time and page faults), p_ the pool's; all
+# on the one monotonic clock. "end" stands for the sample's totals (wait4's rusage).
+PHASES = (
+    ("worker: prepare", "w_job", "w_prepared", "work dir, token, cgroup counters, pipes, job"),
+    ("server wakes", "w_prepared", "s_received", "fds sent over the socket, server scheduled"),
+    ("fork", "s_received", "c_start", "the server's fork; the child scheduled, at-fork hooks"),
+    ("sample: read job", "c_start", "c_job", "its job from its pipe, decoded"),
+    ("sample: process group", "c_job", "c_sid", "setpgid"),
+    ("sample: cgroup joins", "c_sid", "c_joined", "memory and pids groups"),
+    ("sample: other setup", "c_joined", "c_set_up", "oom score, fds, work dir, rlimits, uid"),
+    ("sample: program", "c_set_up", "c_ran", "compile, exec, check"),
+    ("exit and reap", "c_ran", "s_reaped", "report, exit, the server's wait4 returns"),
+    ("worker learns the end", "s_reaped", "w_ended", "status line, worker scheduled"),
+    ("worker: sweep", "w_ended", "w_swept", "kill through the cgroup, list it, reap"),
+    ("worker: verdict", "w_swept", "w_reply", "report read, work dir removed, OOM count"),
+    ("reply to the pool", "w_reply", "p_received", "frame, the pool's thread scheduled"),
+)
+
+
+# Steps that end before the job reaches a sample forked ahead of it (the worker forks the next
+# sample's process while a sample ends, when the next job is already waiting).
+AHEAD_STEPS = ("s_received", "c_start")
+
+
+def _job_sent(trace: dict[str, float], first: str) -> float:
+    """When a step could begin at the earliest: a sample forked ahead waits for its job from
+    its start (c_start) until the worker has sent it (w_prepared)."""
+    return trace["w_prepared"] if first == "c_start" and "ahead" in trace else trace[first]
+
+
+def _sample_costs(trace: dict[str, float], first: str, last: str) -> tuple[float, float] | None:
+    """The sample process's CPU ms and page faults between two of its marks, or None when the
+    step is not (only) the sample's."""
+    names = {"c_start": "start", "c_job": "job", "c_sid": "sid", "c_joined": "joined"}
+    names |= {"c_set_up": "set_up", "c_ran": "ran"}
+    if last == "c_start":  # from the fork to its first mark
+        return 1e3 * trace["cpu_start"], trace["faults_start"]
+    if first in names and last == "s_reaped":  # from its last mark to its end
+        cpu = trace["utime"] + trace["stime"] - trace[f"cpu_{names[first]}"]
+        return 1e3 * cpu, trace["minflt"] - trace[f"faults_{names[first]}"]
+    if first in names and last in names:
+        a, b = names[first], names[last]
+        return 1e3 * (trace[f"cpu_{b}"] - trace[f"cpu_{a}"]), trace[f"faults_{b}"] - trace[
+            f"faults_{a}"
+        ]
+    return None
+
+
+def trace_samples(
+    problems: dict[str, Problem],
+    samples: list[Sample],
+    workers: int,
+    journal: Path,
+    sandbox: str = "auto",
+) -> tuple[list[dict[str, float]], float, float]:
+    """Run the samples as `passk.evaluate` does in the default sandbox (assert mode), with
+    the workers recording each step's time (`WorkerPool(trace=True)`), journalling each
+    verdict as evaluate does. The traces, the wall time, and the parent's seconds spent
+    journalling (turning verdicts into result rows and appending them)."""
+    from passk.evaluation import judged, make_job
+    from passk.records import JsonlAppender
+    from passk.records import Sample as Record
+
+    bench = get_benchmark("humaneval")
+    records = [Record(s.task_id, i, s.completion) for i, s in enumerate(samples)]
+    jobs = [make_job(i, problems[r.task_id], r, "assert") for i, r in enumerate(records)]
+    limits = Limits(timeout=TIMEOUT_S)
+    box = choose_sandbox(sandbox)
+    pool = WorkerPool(workers, limits=limits, preimports=bench.preimports, trace=True, sandbox=box)
+    journalling = 0.0
+    with pool, JsonlAppender(journal) as out:
+        start = time.perf_counter()
+        for index, verdict in pool.run(jobs):
+            t = time.perf_counter()
+            out.append(judged(records[index], verdict).row())
+            journalling += time.perf_counter() - t
+        wall = time.perf_counter() - start
+    return pool.traces, wall, journalling
+
+
+def floor_times(problems: dict[str, Problem], samples: list[Sample]) -> list[float]:
+    """Seconds each program takes under `exec` in this process (the floor's work alone)."""
+    times = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        for s in samples:
+            code = problems[s.task_id].program(s.completion)
+            start = time.perf_counter()
+            exec(code, {})
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def breakdown(
+    problems: dict[str, Problem], samples: list[Sample], workers: int, sandbox: str = "auto"
+) -> dict[str, Any]:
+    """Where a sample's time goes in the default sandbox: the median and mean of each step
+    (ms), what the steps leave out of the wall time per sample, and the samples' own costs."""
+    with tempfile.TemporaryDirectory(prefix="passk-bench-trace-") as scratch:
+        traces, wall, journalling = trace_samples(
+            problems, samples, workers, Path(scratch) / "journal.jsonl", sandbox
+        )
+    same_clock = sandbox != "gvisor"  # gVisor's clock is not the host's (the pool's)
+    steps: dict[str, Any] = {}
+    for name, first, last, what in PHASES:
+        if last == "p_received" and not same_clock:
+            continue
+        ok = [t for t in traces if first in t and last in t and "cpu_ran" in t]
+        if last in AHEAD_STEPS:  # for a sample forked ahead, these were off its path
+            ok = [t for t in ok if "ahead" not in t]
+        spans = [1e3 * (t[last] - max(t[first], _job_sent(t, first))) for t in ok]
+        steps[name] = {"what": what, "median_ms": median(spans), "mean_ms": mean(spans)}
+        costs = [c for t in ok if (c := _sample_costs(t, first, last)) is not None]
+        if costs:
+            steps[name] |= {
+                "sample_cpu_ms": mean(c[0] for c in costs),
+                "sample_faults": mean(c[1] for c in costs),
+            }
+    end = "p_received" if same_clock else "w_reply"
+    paths = [1e3 * (t[end] - t["w_job"]) for t in traces]
+    floor = floor_times(problems, samples)
+    return {
+        "steps": steps,
+        "forked_ahead": sum("ahead" in t for t in traces),
+        "path_ms": {"median": median(paths), "mean": mean(paths), "to": end},
+        "wall_ms_per_sample_per_worker": 1e3 * wall * workers / len(samples),
+        "journal_ms_per_verdict": 1e3 * journalling / len(samples),
+        "sample_cpu_ms": mean([1e3 * (t["utime"] + t["stime"]) for t in traces if "utime" in t]),
+        "sample_minor_faults": mean([t["minflt"] for t in traces if "minflt" in t]),
+        "floor_exec_ms": {"median": 1e3 * median(floor), "mean": 1e3 * mean(floor)},
+        "traced": len(traces),
+    }
+
+
+def print_breakdown(result: dict[str, Any], samples: int, workers: int) -> None:
+    print(
+        f"where a sample's time goes (default sandbox, assert mode, {samples} samples, "
+        f"{workers} workers; each step's wall time in ms, median and mean, and the sample "
+        "process's mean CPU ms and page faults in it):"
+    )
+    print(f"  {'step':<24} {'median':>7} {'mean':>7} {'CPU':>6} {'faults':>6}  what")
+    for name, step in result["steps"].items():
+        cpu = f"{step['sample_cpu_ms']:6.3f}" if "sample_cpu_ms" in step else " " * 6
+        faults = f"{step['sample_faults']:6.0f}" if "sample_faults" in step else " " * 6
+        print(
+            f"  {name:<24} {step['median_ms']:7.3f} {step['mean_ms']:7.3f} {cpu} {faults}  "
+            f"{step['what']}"
+        )
+    path = result["path_ms"]
+    print(
+        f"  a sample's whole path (w_job to {path['to']}): median {path['median']:.3f} ms, mean "
+        f"{path['mean']:.3f} ms; one worker's wall time per sample "
+        f"{result['wall_ms_per_sample_per_worker']:.3f} ms; forked ahead of their jobs: "
+        f"{result['forked_ahead']} of {result['traced']} samples (the server's wake-up and the "
+        "fork off their path: those two steps count the others only)"
+    )
+    print(
+        f"  parent: {result['journal_ms_per_verdict']:.3f} ms a verdict to journal it "
+        "(result row, JSON, append), on the consumer's thread"
+    )
+    floor = result["floor_exec_ms"]
+    print(
+        f"  a sample's process: {result['sample_cpu_ms']:.3f} ms CPU, "
+        f"{result['sample_minor_faults']:.0f} page faults (minor); the same programs under "
+        f"exec in this process: median {floor['median']:.3f} ms, mean {floor['mean']:.3f} ms"
+    )
 
 
 # ---------------------------------------------------------------- Ray
@@ -297,25 +482,35 @@ def machine_facts() -> dict[str, Any]:
 def measure(
     methods: dict[str, tuple[str, Method]], samples: list[Sample], repeats: int
 ) -> list[Measurement]:
-    runs: dict[str, list[float]] = {name: [] for name in methods}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
     passed: dict[str, int] = {}
     for _ in range(repeats):
         for name, (_, method) in methods.items():
             with tempfile.TemporaryDirectory(prefix=f"passk-bench-{name}-") as scratch:
-                start = time.perf_counter()
+                cpu, start = cpu_seconds(), time.perf_counter()
                 passed[name] = method(samples, Path(scratch))
-                runs[name].append(time.perf_counter() - start)
+                runs[name].append((time.perf_counter() - start, cpu_seconds() - cpu))
     return [
         Measurement(
             method=name,
             description=description,
             samples=len(samples),
             passed=passed[name],
-            seconds=min(runs[name]),
-            runs=[round(t, 3) for t in runs[name]],
+            seconds=min(runs[name])[0],
+            runs=[round(t, 3) for t, _ in runs[name]],
+            cpu_ms=1e3 * min(runs[name])[1] / len(samples),
         )
         for name, (description, _) in methods.items()
     ]
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of every child it has waited for (workers, and through
+    them the sample servers and samples; the official harness's processes)."""
+    me, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def ratio(numerator: Measurement, denominator: Measurement) -> float:
@@ -338,6 +533,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=20000,
         help="verdicts for the Ray driver's cost per verdict (default 20000)",
+    )
+    parser.add_argument(
+        "--methods",
+        metavar="NAMES",
+        help="comma-separated methods to run (default: all); official and floor always run",
     )
     args = parser.parse_args(argv)
     for name in ("copies", "workers", "repeats", "driver_verdicts"):
@@ -365,6 +565,19 @@ def without_cgroups(
         )
         for name, (box, mode) in variants.items()
     }
+
+
+def select(
+    methods: dict[str, tuple[str, Method]], names: str | None
+) -> dict[str, tuple[str, Method]]:
+    """The methods named in `--methods` (every one without it), with official and floor."""
+    if names is None:
+        return methods
+    wanted = {name.strip() for name in names.split(",")} | {"official", "floor"}
+    unknown = wanted - set(methods)
+    if unknown:
+        raise SystemExit(f"--methods: unknown or unavailable: {', '.join(sorted(unknown))}")
+    return {name: value for name, value in methods.items() if name in wanted}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -402,7 +615,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"passk.evaluate, {w} workers, --sandbox {mode}",
             lambda s, d, mode=mode: run_passk(s, d, w, sandbox=mode),
         )
-    methods |= ray_methods(w)
+    if args.methods is None or "passk-ray" in args.methods:
+        methods |= ray_methods(w)
     methods |= without_cgroups(methods, default, w)
     methods |= {
         "engine": (
@@ -419,6 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     }
 
+    methods = select(methods, args.methods)
     print(
         f"machine: {facts['nproc']} CPUs ({facts['cpu_model']}), Python {facts['python']}, "
         f"{facts['platform']}"
@@ -438,12 +653,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     name_width = max(len(m.method) for m in results)
     print(
         f"{'method':<{name_width}} {'what':<{width}} {'samples':>7} {'passed':>6} "
-        f"{'seconds':>8} {'samples/s':>10}"
+        f"{'seconds':>8} {'samples/s':>10} {'CPU ms/sample':>13}"
     )
     for m in results:
         print(
             f"{m.method:<{name_width}} {m.description:<{width}} {m.samples:>7} {m.passed:>6} "
-            f"{m.seconds:>8.2f} {m.rate:>10.1f}"
+            f"{m.seconds:>8.2f} {m.rate:>10.1f} {m.cpu_ms:>13.2f}"
         )
     print()
     ratios = {
@@ -456,14 +671,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("passk", "passk-io", "passk-gvisor")
         if f"{name}-no-cgroups" in by_name
     }
+    pairs = [
+        ("passk", "passk-io"),
+        ("engine", "official"),
+        ("floor", "passk"),
+        ("floor", "engine"),
+        ("passk-ray", "passk"),
+    ]
     ratios |= {
-        "passk/passk-io": ratio(by_name["passk"], by_name["passk-io"]),
-        "engine/official": ratio(by_name["engine"], by_name["official"]),
-        "floor/passk": ratio(by_name["floor"], by_name["passk"]),
-        "floor/engine": ratio(by_name["floor"], by_name["engine"]),
+        f"{a}/{b}": ratio(by_name[a], by_name[b]) for a, b in pairs if a in by_name and b in by_name
     }
-    if "passk-ray" in by_name:
-        ratios["passk-ray/passk"] = ratio(by_name["passk-ray"], by_name["passk"])
     for name, value in ratios.items():
         print(f"{name + ':':<42} {value:6.2f}x  (samples/s)")
     print()
@@ -473,6 +690,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     driver = (
         print_driver_rates(problems, args.driver_verdicts, 16) if "passk-ray" in by_name else {}
     )
+    print()
+    steps = breakdown(problems, samples, w)
+    print_breakdown(steps, len(samples), w)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     if args.json:
@@ -490,6 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ratios": {name: round(value, 3) for name, value in ratios.items()},
             "all_passed": agree,
             "driver_verdicts_per_s": {name: round(rate) for name, rate in driver.items()},
+            "breakdown": steps,
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0 if agree else 1

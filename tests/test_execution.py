@@ -703,3 +703,67 @@ def test_processes_left_behind_are_killed_without_cgroups(procs, name: str) -> N
         kill_if_ours(alive)
     assert first.passed, first.result
     assert not alive, f"{alive} outlived their sample"
+
+
+def test_guard_disables_what_the_official_guard_disables(pool: WorkerPool) -> None:
+    """The sample server has not imported shutil or subprocess: they are disabled as the
+    official guard disables them when a sample imports them, in any order and way."""
+    program = (
+        "import os\n"
+        "assert os.getcwd is None and os.unlink is None\n"
+        "from subprocess import Popen, run\n"
+        "assert Popen is None and run is not None\n"
+        "import shutil\n"
+        "assert shutil.rmtree is None and shutil.move is None and shutil.chown is None\n"
+        "assert shutil.copyfile is not None\n"
+        "import importlib, sys\n"
+        "assert importlib.import_module('subprocess').Popen is None\n"
+        "assert sys.modules['shutil'] is shutil\n"
+    )
+    assert run1(pool, program).passed, run1(pool, program).result
+
+
+ADD_ONE_TEST = "def check(candidate):\n    assert candidate(1) == 2\n"
+# The order a sample's steps happen in, as `WorkerPool(trace=True)` records them.
+TIMELINE = (
+    "w_job",
+    "w_prepared",
+    "s_received",
+    "c_start",
+    "c_job",
+    "c_sid",
+    "c_joined",
+    "c_set_up",
+    "c_ran",
+    "s_reaped",
+    "w_ended",
+    "w_swept",
+    "w_reply",
+    "p_received",
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_trace_records_each_step_of_each_sample_in_order(mode: str) -> None:
+    jobs = [
+        Job(i, "def f(x):\n    return x + 1\n", test=ADD_ONE_TEST, entry_point="f")
+        for i in range(3)
+    ]
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox(mode), trace=True) as pool:
+        assert all(v.passed for _, v in pool.run(jobs))
+        traces = pool.traces
+    assert len(traces) == 3
+    assert "ahead" not in traces[0]  # nothing is forked before the first job
+    assert "ahead" in traces[1]  # the pool sends two jobs at once: the second was waiting
+    for trace in traces:
+        # A sample forked ahead was asked for before its job came; the server took the request
+        # and the process started before or after the worker took the job.
+        ahead = ("s_received", "c_start") if "ahead" in trace else ()
+        times = [trace[name] for name in TIMELINE if name not in ahead]
+        assert times == sorted(times), trace
+        assert trace["s_received"] < trace["c_start"] < trace["c_job"], trace
+        assert trace["minflt"] > trace["faults_ran"] >= trace["faults_start"] > 0
+        assert trace["utime"] + trace["stime"] >= trace["cpu_ran"] > 0
+    with WorkerPool(1, limits=LIMITS, sandbox=sandbox(mode)) as pool:
+        assert all(v.passed for _, v in pool.run(jobs))
+        assert pool.traces == []

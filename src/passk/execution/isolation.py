@@ -48,6 +48,7 @@ _AT_FDCWD, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY = -100, 0x8000, 1
 WORK_ROOT = "/tmp"
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, _PR_SET_NO_NEW_PRIVS = 22, 2, 38
 OOM_SCORE_NEVER, OOM_SCORE_FIRST = -1000, 1000
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -455,10 +456,19 @@ _NAMESPACE_FLAGS = (
 )
 
 
-def install_seccomp() -> None:
-    """Refuse, for this process and every process it starts, the system calls above;
+def seccomp_program() -> bytes:
+    """A seccomp filter (classic BPF, as the kernel loads it) refusing the system calls above;
     socket(2); socket pairs other than AF_UNIX; clone with namespace flags; and clone3 (ENOSYS,
-    so libc falls back to clone, whose flags a filter can see)."""
+    so libc falls back to clone, whose flags a filter can see).
+
+    Made with libseccomp in passk's own process; each worker loads it (`install_seccomp`) and
+    so needs neither libseccomp nor what its binding imports (ctypes.util brings shutil,
+    subprocess and tempfile, and with them zlib, bz2, lzma and threading: some 25 more memory
+    mappings that every fork of the worker would copy, and under gVisor a fork costs about
+    0.4 ms a mapping).
+    """
+    import tempfile
+
     import pyseccomp as seccomp
 
     f = seccomp.SyscallFilter(seccomp.ALLOW)
@@ -478,7 +488,26 @@ def install_seccomp() -> None:
             seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag)
         )
     f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-    f.load()
+    with tempfile.TemporaryFile() as out:
+        f.export_bpf(out)
+        out.seek(0)
+        return out.read()
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_seccomp(program: bytes) -> None:
+    """Load `program` (`seccomp_program`'s) for this process and every process it starts, as
+    libseccomp's seccomp_load does: no new privileges, then the filter."""
+    _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(code))  # 8 bytes an instruction
+    _check(
+        _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),
+        "prctl(PR_SET_SECCOMP)",
+    )
 
 
 def seccomp_available() -> str | None:

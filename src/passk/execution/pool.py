@@ -308,13 +308,16 @@ class WorkerPool:
         sandbox: Sandbox | None = None,
         guard: bool = True,
         hide: Iterable[str] = (),
+        trace: bool = False,
     ) -> None:
         """`guard` disables what the official harness's reliability guard disables (os.remove,
         os.getcwd, subprocess.Popen, ...) before each program, so verdicts match it; programs
         that are not samples, such as a project's own tests, run without it. The guard is no
         isolation: the sandbox isolates either way. `hide`: paths samples must not see even
         where the sandbox's minimal root would show them (a run directory inside the
-        interpreter's own folders, say)."""
+        interpreter's own folders, say). `trace` (for `benchmarks/execution.py`): each verdict's
+        timeline, when the worker, the sample server and the sample reached each step of it,
+        is kept in `traces`; it costs nothing without."""
         if workers < 1:
             raise InputError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
@@ -334,7 +337,9 @@ class WorkerPool:
             "max_open_files": self.limits.max_open_files,
             "max_output_bytes": self.limits.max_output_kb << 10,
             "max_reply_bytes": 16 << 20,
+            "trace": trace,
         }
+        self.traces: list[dict[str, float]] = []
         self._procs: list[_WorkerProcess] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -480,6 +485,8 @@ class WorkerPool:
             wall_limit(head.job, self.limits.for_timeout(head.job.timeout)), kill=False
         )
         if reply is not None:
+            if "trace" in reply:
+                self.traces.append({**reply["trace"], "p_received": time.monotonic()})
             inflight.popleft()
             done.put((head.job.id, _to_verdict(reply)))
             return

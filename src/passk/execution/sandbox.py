@@ -253,11 +253,13 @@ class Sandbox:
         return " + ".join(self.layers)
 
     def worker_config(self, slot: int, runtime: Runtime) -> dict[str, Any]:
+        """What a worker needs to set the sandbox up inside itself (`seccomp`: the filter's
+        program, in hex, made here once)."""
         uid = SLOT_UID_BASE + slot if self.drop_uid else None
         config: dict[str, Any] = {
             "namespaces": self.namespaces,
             "uid": uid,
-            "seccomp": self.seccomp,
+            "seccomp": _seccomp_program() if self.seccomp else "",
             "work_tmpfs": _work_options(),
             "ptys": _devpts_options(),
             "isolated_tmp": self.mode != "none",
@@ -466,6 +468,13 @@ def _root_capabilities() -> dict[str, list[str]]:
         "CAP_SYS_ADMIN",
     ]
     return {name: caps for name in ("bounding", "effective", "permitted")}
+
+
+@functools.cache
+def _seccomp_program() -> str:
+    from passk.execution.isolation import seccomp_program
+
+    return seccomp_program().hex()
 
 
 def choose_sandbox(mode: str = "auto", *, use_cgroups: bool = True) -> Sandbox:

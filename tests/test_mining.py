@@ -742,3 +742,22 @@ def test_untested_split_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().err == (
         f"passk: error: --untested {out}: the problems file's own name; name another file\n"
     )
+
+
+def test_one_path_in_two_inputs_is_two_functions(tmp_path: Path) -> None:
+    # Two versions of one module (two Pythons' standard libraries, say): the same path, and
+    # the same name on the same line, with other code.
+    first = 'def f(text):\n    """Split the text into its words."""\n    w = text.split()\n    return w\n'
+    second = (
+        'def f(n):\n    """Add up the squares of the numbers below n."""\n'
+        "    total = sum(i * i for i in range(n))\n    return total\n"
+    )
+    write(tmp_path / "v1", "mod.py", first)
+    write(tmp_path / "v2", "mod.py", second)
+    write(tmp_path / "v3", "m.py", DOCTESTED)
+    options = MineOptions(trace=False, valid_fraction=0.0)
+    out, untested = tmp_path / "p.jsonl", tmp_path / "u.jsonl"
+    sources = [tmp_path / "v1", tmp_path / "v2", tmp_path / "v3"]
+    mine(sources, out, options=options, untested=untested)
+    bodies = {r["canonical_solution"] for r in rows(untested).values()}
+    assert bodies == {first.split('"""\n')[-1], second.split('"""\n')[-1]}

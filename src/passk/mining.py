@@ -291,7 +291,7 @@ def screen(functions: dict[str, rules.Function], tally: Tally) -> dict[str, rule
     index, tally.benchmark = decontaminate.humaneval_index()
     unique = {}
     for (task_id, function), (_, duplicate) in zip(
-        functions.items(), rules.deduplicate(functions.values()), strict=True
+        functions.items(), rules.deduplicate(functions.items()), strict=True
     ):
         if duplicate is not None:
             tally.dedup.drop(duplicate, task_id)

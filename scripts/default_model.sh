@@ -31,6 +31,9 @@
 #              $FT_CONTEXT (longer examples left out), $FT_WARMUP warmup steps, validation every
 #              $FT_EVAL steps with patience 3, seed 0; $FT_TIME_BUDGET seconds fit the schedule
 #              to the time (unset: $FT_EPOCHS passes)
+#   The run in the README (section Fine-tuning) was `FT_TIME_BUDGET=2100 scripts/default_model.sh
+#   mine finetune` on 2 shared CPU cores: 25 min of mining, then 16 min of fine-tuning that
+#   stopped early at step 40 and kept step 10's model.
 #
 # Settings (environment): WORK (data/default-model), MODEL (models/passk-tiny), TOKENS
 # (training tokens; default 182,321,152, the shipped model's 1,391 steps), PRESET (tiny),

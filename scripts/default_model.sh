@@ -17,12 +17,31 @@
 #   evaluate   run every sample in the sandbox; pass@k with confidence intervals; then
 #              the doctests benchmark of the corpus's held-out split (n=$N, T=0.8)
 #
+# Two more stages, run only when named: the Codex-S data and fine-tuning (Chen et al. 2021,
+# section 4), on top of the model in $BASE (models/passk-tiny):
+#   mine       passk mine --no-trace over the standard library (its corpus, $WORK/stdlib-corpus,
+#              built first), this interpreter's site-packages, /usr/lib/python3/dist-packages and
+#              /usr/lib/python3.11: problems tested by their docstring examples, plus (--untested)
+#              the standalone documented functions that got no test; both deduplicated and
+#              decontaminated against HumanEval. $WORK/mined/codex-s.jsonl is the two together
+#              (training), codex-s.valid.jsonl the first $FT_VALID of their held-out splits
+#   finetune   passk finetune $BASE on codex-s.jsonl (loss on the solutions only, a tenth of
+#              pretraining's peak lr, warmup then cosine decay, early stopping on the validation
+#              loss) into $WORK/codex-s: batch $FT_BATCH problems, micro-batch 8, context
+#              $FT_CONTEXT (longer examples left out), $FT_WARMUP warmup steps, validation every
+#              $FT_EVAL steps with patience 3, seed 0; $FT_TIME_BUDGET seconds fit the schedule
+#              to the time (unset: $FT_EPOCHS passes)
+#   The run in the README (section Fine-tuning) was `FT_TIME_BUDGET=2100 scripts/default_model.sh
+#   mine finetune` on 2 shared CPU cores: 25 min of mining, then 16 min of fine-tuning that
+#   stopped early at step 40 and kept step 10's model.
+#
 # Settings (environment): WORK (data/default-model), MODEL (models/passk-tiny), TOKENS
 # (training tokens; default 182,321,152, the shipped model's 1,391 steps), PRESET (tiny),
 # CONTEXT (1024), BATCH_TOKENS (131072), TIME_BUDGET (seconds for training; the schedule is
 # fitted to it), MICRO_BATCH (sequences a forward pass, 32; the shipped model used 128), N
 # (100), GEN_BATCH (rows sampled together, 64), GEN_TIMEOUT (seconds per temperature, none),
-# PASSK (the passk command).
+# PASSK (the passk command); for mine/finetune: BASE (models/passk-tiny), FT_VALID (64),
+# FT_BATCH (16), FT_CONTEXT (512), FT_WARMUP (10), FT_EVAL (10), FT_EPOCHS (1), FT_TIME_BUDGET.
 # The shipped model was trained on one NVIDIA H200 in 295 s (models/passk-tiny/README.md); on
 # a 2-core CPU the same recipe runs at about 1.2k tokens/s, some 40 hours: lower TOKENS there
 # (the validation loss every 200 steps in the training log shows what fewer tokens cost).
@@ -39,6 +58,13 @@ MICRO_BATCH=${MICRO_BATCH:-32}
 N=${N:-100}
 GEN_BATCH=${GEN_BATCH:-64}
 PASSK=${PASSK:-passk}
+BASE=${BASE:-models/passk-tiny}
+FT_VALID=${FT_VALID:-64}
+FT_BATCH=${FT_BATCH:-16}
+FT_CONTEXT=${FT_CONTEXT:-512}
+FT_WARMUP=${FT_WARMUP:-10}
+FT_EVAL=${FT_EVAL:-10}
+FT_EPOCHS=${FT_EPOCHS:-1}
 read -r -a passk <<<"$PASSK"
 
 stages=("$@")
@@ -122,14 +148,48 @@ evaluate() {
     --no-progress --resume --out "$WORK/card/doctests-n$N-t0.8"
 }
 
+mine() {
+  local mined="$WORK/mined"
+  [ -f "$mined/codex-s.jsonl" ] && { log "mine: reusing $mined"; return; }
+  [ -f "$WORK/stdlib-corpus/manifest.json" ] ||
+    "${passk[@]}" corpus build --stdlib --seed 0 --no-progress --out "$WORK/stdlib-corpus"
+  local site extra=()
+  site=$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  for d in "$site" /usr/lib/python3/dist-packages /usr/lib/python3.11; do
+    [ -d "$d" ] && extra+=("$d")
+  done
+  mkdir -p "$mined"
+  "${passk[@]}" mine "$WORK/stdlib-corpus" "${extra[@]}" --no-trace --seed 0 --no-progress \
+    --out "$mined/problems.jsonl" --untested "$mined/untested.jsonl"
+  cat "$mined/problems.valid.jsonl" "$mined/untested.valid.jsonl" | head -n "$FT_VALID" \
+    >"$mined/codex-s.valid.jsonl"
+  cat "$mined/problems.jsonl" "$mined/untested.jsonl" >"$mined/codex-s.jsonl.tmp"
+  mv "$mined/codex-s.jsonl.tmp" "$mined/codex-s.jsonl"
+}
+
+finetune() {
+  local out="$WORK/codex-s" budget=()
+  [ -n "${FT_TIME_BUDGET:-}" ] && budget=(--time-budget "$FT_TIME_BUDGET")
+  if [ -d "$out/checkpoint" ] && [ ! -f "$out/summary.json" ]; then
+    "${passk[@]}" finetune --resume "$out" --no-progress "${budget[@]}"
+    return
+  fi
+  [ -f "$out/summary.json" ] && { log "finetune: finished already"; return; }
+  "${passk[@]}" finetune "$BASE" --data "$WORK/mined/codex-s.jsonl" \
+    --valid-data "$WORK/mined/codex-s.valid.jsonl" --epochs "$FT_EPOCHS" --patience 3 \
+    --batch-size "$FT_BATCH" --micro-batch 8 --context "$FT_CONTEXT" --warmup-steps "$FT_WARMUP" \
+    --eval-interval "$FT_EVAL" --checkpoint-interval "$FT_EVAL" --seed 0 --no-progress \
+    --out "$out" "${budget[@]}"
+}
+
 for stage in "${stages[@]}"; do
   case "$stage" in
-    corpus | tokenizer | tokens | train | install | samples | evaluate)
+    corpus | tokenizer | tokens | train | install | samples | evaluate | mine | finetune)
       log "stage $stage"
       "$stage"
       ;;
     *)
-      echo "default_model.sh: unknown stage '$stage' (corpus tokenizer tokens train install samples evaluate)" >&2
+      echo "default_model.sh: unknown stage '$stage' (corpus tokenizer tokens train install samples evaluate mine finetune)" >&2
       exit 2
       ;;
   esac

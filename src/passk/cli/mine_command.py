@@ -38,6 +38,14 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the train/valid split (default: 0)")
     p.add_argument(
+        "--untested",
+        metavar="FILE",
+        default=None,
+        help="also write the standalone documented functions that got no test to FILE (and "
+        "its .valid.jsonl sibling): deduplicated and decontaminated but never run, training "
+        "data only; their test fails whatever the completion",
+    )
+    p.add_argument(
         "--no-trace",
         action="store_true",
         help="tests from docstring examples only; do not run the projects' tests",
@@ -73,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             execution=execution,
             on_progress=on_progress,
             on_start=lambda line: print(line, file=sys.stderr),
+            untested=args.untested,
         )
     for line in summary_lines(mined.manifest):
         print(line)
@@ -101,6 +110,10 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
     lines.append(f"train: {files['train']} ({counts['train']})")
     if files["valid"]:
         lines.append(f"valid: {files['valid']} ({counts['valid']})")
+    if files.get("untested"):
+        lines.append(f"untested: {files['untested']} ({counts['untested']})")
+    if files.get("untested_valid"):
+        lines.append(f"untested valid: {files['untested_valid']} ({counts['untested_valid']})")
     return lines
 
 

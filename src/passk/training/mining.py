@@ -911,15 +911,16 @@ def _is_keyword(name: str) -> bool:
 # --- Duplicates and HumanEval -----------------------------------------------------------------
 
 
-def deduplicate(functions: Iterable[Function]) -> Iterator[tuple[Function, str | None]]:
-    """Each function with None, or why it duplicates an earlier one (the corpus's rules:
-    normalised text, then MinHash at Jaccard 0.85), judged on the function without imports."""
+def deduplicate(functions: Iterable[tuple[str, Function]]) -> Iterator[tuple[Function, str | None]]:
+    """Each (task id, function)'s function with None, or why it duplicates an earlier one (the
+    corpus's rules: normalised text, then MinHash at Jaccard 0.85), judged on the function
+    without imports. Task ids are the keys: two inputs may hold one path (two versions of a
+    package, two Pythons' standard libraries), and a function's place is then not unique."""
     deduplicator = dedup.Deduplicator()
-    for function in functions:
+    for task_id, function in functions:
         text = function.text
-        key = function.where
         duplicate = deduplicator.check(
-            key, dedup.normalized_hash(text), dedup.minhash_signature(text)
+            task_id, dedup.normalized_hash(text), dedup.minhash_signature(text)
         )
         yield function, None if duplicate is None else duplicate[0]
 

@@ -101,6 +101,16 @@ def test_unreadable_template_and_empty_options(tmp_path: Path) -> None:
         ChatPrompt(response_prefix="")
 
 
+def test_every_benchmark_of_function_heads_has_an_instruction(humaneval: Benchmark) -> None:
+    from passk.benchmarks.registry import available_benchmarks
+
+    problem = humaneval.problems["HumanEval/0"]
+    names = [name for name in available_benchmarks() if not name.startswith("apps:")]
+    assert {"humaneval-plus", "mbpp:PATH[:SPLIT]", "chained", "crypto"} <= set(names)
+    for name in names:
+        assert chat_messages(problem, name) == chat_messages(problem, "humaneval"), name
+
+
 def test_benchmarks_without_an_instruction_ask_for_a_template(humaneval: Benchmark) -> None:
     problem = humaneval.problems["HumanEval/0"]
     assert chat_messages(problem, "doctests:some/path") == chat_messages(problem, "humaneval")

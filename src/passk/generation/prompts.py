@@ -36,7 +36,23 @@ _EVALPLUS = (
     "Please provide a self-contained Python script that solves the following problem in a "
     "markdown code block:\n```python\n{prompt}\n```"
 )
-INSTRUCTIONS = {"humaneval": _EVALPLUS, "doctests": _EVALPLUS}
+# Every benchmark whose prompt is a Python function's head with its docstring gets EvalPlus's
+# instruction (EvalPlus asks for MBPP+ the same way, its prompt being the task's description and
+# first test in a docstring, as `mbpp:` builds it). APPS's prompts are prose for a whole
+# program: a chat model is asked for them with --prompt-template.
+INSTRUCTIONS = {
+    name: _EVALPLUS
+    for name in (
+        "humaneval",
+        "humaneval-plus",
+        "humaneval-jsonl",
+        "humaneval-misaligned",
+        "doctests",
+        "mbpp",
+        "chained",
+        "crypto",
+    )
+}
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def line_plot(
     x_format: Callable[[float], str] | None = None,
 ) -> bytes:
     """One line per series, markers on the points, a legend when there are several lines."""
-    figure, axes = _figure(title, xlabel, ylabel)
+    figure, axes = new_figure(title, xlabel, ylabel)
     many = sum(len(points) for points in series.values()) > 40
     for label, points in series.items():
         xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -43,7 +43,7 @@ def line_plot(
     _format_axes(axes, xs, logx=logx, percent=percent, x_format=x_format)
     if len(series) > 1 or legend_title:
         axes.legend(title=legend_title, fontsize="small", title_fontsize="small")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def histogram_plot(groups: Mapping[str, Sequence[float]], *, title: str, xlabel: str) -> bytes:
@@ -51,7 +51,7 @@ def histogram_plot(groups: Mapping[str, Sequence[float]], *, title: str, xlabel:
     sizes compare by shape; the legend gives each class's count."""
     import numpy as np
 
-    figure, axes = _figure(title, xlabel, "share of the class's samples")
+    figure, axes = new_figure(title, xlabel, "share of the class's samples")
     values = [v for group in groups.values() for v in group]
     bins = np.linspace(min(values, default=0.0), max(values, default=1.0) or 1.0, 21)
     for label, group in groups.items():
@@ -62,7 +62,7 @@ def histogram_plot(groups: Mapping[str, Sequence[float]], *, title: str, xlabel:
             )
     _format_axes(axes, [0.5], logx=False, percent=True)
     axes.legend(fontsize="small")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def human_count(value: float) -> str:
@@ -77,7 +77,8 @@ def human_count(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
+def new_figure(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
+    """A titled figure of the report's size with labelled, gridded axes: (figure, axes)."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
@@ -112,7 +113,8 @@ def _format_axes(
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
 
 
-def _png(figure: Any) -> bytes:
+def png_bytes(figure: Any) -> bytes:
+    """The figure as PNG bytes."""
     buffer = io.BytesIO()
     # No timestamp or version in the file: the same data gives the same bytes.
     figure.savefig(buffer, format="png", metadata={"Software": None})

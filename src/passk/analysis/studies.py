@@ -16,14 +16,13 @@ return PNG bytes (matplotlib is imported inside them: the `analysis` extra).
 
 from __future__ import annotations
 
-import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from passk.analysis.plots import DPI, HEIGHT, WIDTH, human_count, line_plot
+from passk.analysis.plots import human_count, line_plot, new_figure, png_bytes
 from passk.benchmarks import crypto
 from passk.benchmarks.chained import chain_length
 from passk.benchmarks.misaligned import VARIANTS
@@ -113,7 +112,7 @@ def drop_per_component(points: Sequence[ChainPoint]) -> float | None:
 def chained_figure(curves: Mapping[str, Sequence[ChainPoint]], *, k: int | None = None) -> bytes:
     """Pass rate (or pass@k) against chain length on a log axis, one line per model; lengths
     where nothing passed cannot sit on a log axis and are left out of the line."""
-    figure, axes = _figure(
+    figure, axes = new_figure(
         "Chained components: pass rate against chain length",
         "components in the chain",
         f"pass@{k}" if k else "pass rate (share of samples)",
@@ -135,7 +134,7 @@ def chained_figure(curves: Mapping[str, Sequence[ChainPoint]], *, k: int | None 
         axes.text(0.5, 0.5, "no sample passed", transform=axes.transAxes, ha="center")
     if curves:
         axes.legend(fontsize="small")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 # --- Misalignment ---------------------------------------------------------------------------
@@ -313,7 +312,7 @@ def crypto_figure(summary: CryptoSummary) -> bytes:
 
 def _bar_plot(groups: Mapping[str, Mapping[str, float]], *, title: str, ylabel: str) -> bytes:
     """Grouped bars: one group per key of `groups`, one bar per series inside, values as %."""
-    figure, axes = _figure(title, "", ylabel)
+    figure, axes = new_figure(title, "", ylabel)
     series = list(dict.fromkeys(name for values in groups.values() for name in values))
     width = 0.8 / max(len(series), 1)
     for i, name in enumerate(series):
@@ -331,19 +330,7 @@ def _bar_plot(groups: Mapping[str, Mapping[str, float]], *, title: str, ylabel: 
     axes.set_ylim(0, 1)
     if series:
         axes.legend(fontsize="small")
-    return _png(figure)
-
-
-def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
-    axes = figure.add_subplot()
-    axes.set_title(title)
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.grid(True, alpha=0.3)
-    return figure, axes
+    return png_bytes(figure)
 
 
 def _percent() -> Any:
@@ -362,9 +349,3 @@ def _integer_locator() -> Any:
     from matplotlib.ticker import MaxNLocator
 
     return MaxNLocator(integer=True)
-
-
-def _png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})  # same data, same bytes
-    return buffer.getvalue()

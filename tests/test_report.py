@@ -334,6 +334,18 @@ def test_doctests() -> None:
 # In a real browser: headless Chromium driven over the DevTools protocol (--remote-debugging-pipe)
 
 
+def open_page(browser: DevTools, path: Path) -> str:
+    """A new page with the Runtime, Log and Page domains on, once `path` has loaded: its
+    session id."""
+    target = browser.send("Target.createTarget", url="about:blank")["targetId"]
+    session: str = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    for domain in ("Runtime", "Log", "Page"):
+        browser.send(f"{domain}.enable", session)
+    browser.send("Page.navigate", session, url=path.as_uri())
+    browser.wait_for("Page.loadEventFired")
+    return session
+
+
 def find_chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         if path := shutil.which(name):
@@ -448,12 +460,7 @@ def test_report_in_headless_chromium(report: Any, tmp_path: Path) -> None:
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
     browser = DevTools(chromium, tmp_path / "profile")
     try:
-        target = browser.send("Target.createTarget", url="about:blank")["targetId"]
-        session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        for domain in ("Runtime", "Log", "Page"):
-            browser.send(f"{domain}.enable", session)
-        browser.send("Page.navigate", session, url=report.html_path.as_uri())
-        browser.wait_for("Page.loadEventFired")
+        session = open_page(browser, report.html_path)
         images = browser.send(
             "Runtime.evaluate",
             session,

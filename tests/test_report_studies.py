@@ -16,7 +16,7 @@ import pytest
 
 from passk.analysis.report import write_report
 from passk.benchmarks import get_benchmark
-from test_report import IMAGES_DECODED, DevTools, console_errors, find_chromium
+from test_report import IMAGES_DECODED, DevTools, console_errors, find_chromium, open_page
 
 
 def write_run(
@@ -104,12 +104,7 @@ def test_study_figures_render_in_headless_chromium(study_runs: list[Path], tmp_p
     report = write_report(study_runs, tmp_path / "studies.html")
     browser = DevTools(chromium, tmp_path / "profile")
     try:
-        target = browser.send("Target.createTarget", url="about:blank")["targetId"]
-        session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        for domain in ("Runtime", "Log", "Page"):
-            browser.send(f"{domain}.enable", session)
-        browser.send("Page.navigate", session, url=report.html_path.as_uri())
-        browser.wait_for("Page.loadEventFired")
+        session = open_page(browser, report.html_path)
         images = browser.send(
             "Runtime.evaluate",
             session,

@@ -20,7 +20,7 @@ import pytest
 from passk.analysis import studies
 from passk.benchmarks import chained, crypto, get_benchmark, misaligned
 from passk.benchmarks.humaneval import PREIMPORTS, STOP_SEQUENCES
-from passk.errors import BenchmarkError, InputError
+from passk.errors import BenchmarkError, InputError, Interrupted
 from passk.evaluation import evaluate
 from passk.execution import Job, Limits, Verdict, WorkerPool
 from passk.execution.options import ExecutionOptions
@@ -674,3 +674,48 @@ def test_each_study_figure_renders() -> None:
     for figure in figures:
         assert png_size(figure) == (770, 462)
     assert studies.chained_figure({"model A": curve}) == studies.chained_figure({"model A": curve})
+
+
+# --- Resume ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["chained:1-3:2", "humaneval-misaligned:buggy", "crypto", "humaneval-plus"]
+)
+def test_a_stopped_run_of_each_study_resumes_without_judging_twice(
+    name: str, tmp_path: Path
+) -> None:
+    """A run stopped after some verdicts (Ctrl-C, as the CLI gets it) resumes from its journal:
+    the second run starts with those verdicts done and judges only the rest."""
+    if name == "crypto" and not crypto_samples():
+        pytest.skip("neither cryptography nor PyCryptodome is installed (the crypto extra)")
+    problems = list(get_benchmark(name).problems.values())[:6]
+    path = tmp_path / "samples.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"task_id": p.task_id, "completion": p.canonical_solution}) + "\n"
+            for p in problems
+        )
+    )
+    execution = ExecutionOptions(LIMITS, workers=2)
+
+    def stop_after_three(done: int, total: int) -> None:
+        if done >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        evaluate(path, benchmark=name, k=[1], execution=execution, on_progress=stop_after_three)
+    seen: list[int] = []
+    result = evaluate(
+        path,
+        benchmark=name,
+        k=[1],
+        execution=execution,
+        resume=True,
+        on_progress=lambda done, total: seen.append(done),
+    )
+    assert seen[0] >= 3 and seen[-1] == len(problems)
+    assert len(seen) == len(problems) - seen[0] + 1  # each remaining sample judged once
+    rows = [row for _, row in read_jsonl(result.results_path)]
+    assert [r["task_id"] for r in rows] == [p.task_id for p in problems]
+    assert all(r["passed"] for r in rows), [r["result"] for r in rows if not r["passed"]]

@@ -142,6 +142,63 @@ def test_passk_run_through_the_chat_api(tmp_path: Path) -> None:
     assert summary["outcomes"]["passed"] == 18 - counts["none:NoCode"]
 
 
+class Continuing(Scripted):
+    """A server that continues a response prefix (the request's final assistant message) with
+    the problem's whole function, its closing fence and a remark, and cuts the answer at the
+    request's `stop` sequences as OpenAI-compatible servers do."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        messages = body["messages"]
+        assert messages[-1]["role"] == "assistant", "a response prefix was expected"
+        humaneval = get_benchmark("humaneval")
+        user = messages[-2]["content"]
+        problem = next(p for p in humaneval.problems.values() if p.prompt.strip() in user)
+        content = problem.prompt + problem.canonical_solution + "```\nIt runs in linear time."
+        for stop in body.get("stop") or []:
+            content = content.split(stop)[0]
+        self._send(
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 20},
+            }
+        )
+
+
+@pytest.mark.parametrize("stop", [None, "```"])
+def test_a_users_fence_stop_with_a_response_prefix(tmp_path: Path, stop: str | None) -> None:
+    # The common recipe for chat models: start the answer with a python fence and stop at the
+    # closing one. The answer then ends in an unclosed block that the user's stop closed.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Continuing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    out = tmp_path / "run"
+    argv = ["run", f"openai-chat:{url}", "--tasks", ",".join(TASKS), "--n", "2", "--k", "1"]
+    argv += ["--response-prefix", "```python\n", "--workers", "2", "--out", str(out)]
+    argv += ["--no-progress", *(["--stop", stop] if stop else [])]
+    try:
+        code, _, err = run_main(argv)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0, err
+    results = lines(out / "results.jsonl")
+    assert len(results) == 6
+    for r in results:
+        assert r["raw"].startswith("```python\n")
+        if stop:
+            assert not r["raw"].rstrip().endswith("time.")
+            assert r["extraction"] == "fence:unclosed" and r["passed"], r
+        else:
+            assert r["extraction"].startswith("fence:python") and r["passed"], r
+
+
 def test_a_killed_chat_generation_resumes_to_the_same_samples(tmp_path: Path) -> None:
     full, cut = tmp_path / "full.jsonl", tmp_path / "cut.jsonl"
     with scripted_server(delay_s=0.05) as url:

@@ -198,3 +198,21 @@ def test_an_endpoints_failure_carries_through(humaneval: Benchmark) -> None:
     assert extract_completion(problem, answered, "none").text == answered.text
     cut = Completion("<think>so", 9, None, None, "length", reasoning="first")
     assert extract_completion(problem, cut).failure is AnswerFailure.TRUNCATED
+
+
+def test_an_unclosed_final_fence_counts_when_a_users_stop_may_have_cut_it(
+    humaneval: Benchmark,
+) -> None:
+    # `--response-prefix '```python\n' --stop '```'`: the answer ends at its closing fence,
+    # which the stop removed, and the endpoint says only "stop".
+    problem = humaneval.problems["HumanEval/23"]
+    answer = "```python\ndef strlen(string: str) -> int:\n    return len(string)\n"
+    model_ended = extract(problem, answer, finish_reason="stop")
+    assert model_ended.failure == AnswerFailure.NO_CODE  # the model ended its turn mid-block
+    cut = extract(problem, answer, finish_reason="stop", user_stops=True)
+    assert (cut.kind, cut.extraction, cut.failure) == ("solution", "fence:unclosed", None)
+    assert cut.text == "def strlen(string: str) -> int:\n    return len(string)\n"
+    # Closed blocks are unaffected, and "length" counts it with or without the user's stops.
+    closed = extract(problem, answer + "```\nDone.", finish_reason="stop", user_stops=True)
+    assert closed.extraction == "fence:python"
+    assert extract(problem, answer, finish_reason="length").extraction == "fence:unclosed"

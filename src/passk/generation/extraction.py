@@ -12,7 +12,8 @@ in order:
    there is no answer: `ReasoningOnly` (`Truncated` when the answer ran out of tokens).
 2. Fenced blocks (``` or ~~~, any indentation). Candidates are the blocks tagged python (`py`,
    `python3`, `Python3`, ...), else the untagged blocks that parse as Python; an unclosed final
-   block is one only when the answer ended by length. Among several candidates, the last one
+   block is one only when the answer ended by length, or at a stop sequence the user asked
+   for (`--stop '```'` cuts every answer at its closing fence). Among several candidates, the last one
    that defines the entry point, else the last one.
 3. No fence at all: the whole answer, if it parses as Python (as a module, or as a function
    body) and is more than bare names; else, around the last `def` of the entry point, the run
@@ -37,7 +38,8 @@ in order:
     fence:untagged     the only candidate, a block without a language tag
     fence:entry-point  several candidates: the last that defines the entry point
     fence:last         several candidates, none defines the entry point: the last
-    fence:unclosed     an unclosed final block of an answer that ran out of tokens
+    fence:unclosed     an unclosed final block of an answer that ran out of tokens or was
+                       cut at one of the user's stop sequences
     whole-answer       no fence: the whole answer
     prose              no fence: code amid prose
     none:<failure>     nothing to run: NoCode, Truncated, ReasoningOnly (and, from the
@@ -127,8 +129,12 @@ def extract(
     reasoning: str | None = None,
     finish_reason: str = "stop",
     mode: str = "auto",
+    user_stops: bool = False,
 ) -> Extracted:
     """The program one answer to `problem` runs as, by the rules of the module docstring.
+
+    `user_stops`: the answer was asked for with the user's own stop sequences, so one that
+    ended by "stop" may have been cut at one of them (an endpoint does not say which).
 
     >>> p = Problem("t/0", "def inc(x):\\n", "inc", "", "")
     >>> e = extract(p, "Sure!\\n```python\\ndef inc(x):\\n    return x + 1\\n```\\nDone.")
@@ -149,7 +155,8 @@ def extract(
     thought = closed is not None or bool(reasoning and reasoning.strip())
     if closed is False:
         return _failed(AnswerFailure.REASONING_ONLY, finish_reason)
-    found = _find_code(visible, problem, finish_reason)
+    cut = finish_reason == "length" or (finish_reason == "stop" and user_stops)
+    found = _find_code(visible, problem, cut)
     if found is None:
         only_reasoning = thought and not visible.strip()
         return _failed(AnswerFailure.REASONING_ONLY if only_reasoning else None, finish_reason)
@@ -157,7 +164,9 @@ def extract(
     return _shape(problem, code, source, others)
 
 
-def extract_completion(problem: Problem, completion: Completion, mode: str = "auto") -> Extracted:
+def extract_completion(
+    problem: Problem, completion: Completion, mode: str = "auto", user_stops: bool = False
+) -> Extracted:
     """`extract` for a chat backend's completion; an endpoint's own failure carries through."""
     if completion.failure is not None:
         return Extracted("", "completion", f"none:{completion.failure.value}", completion.failure)
@@ -167,6 +176,7 @@ def extract_completion(problem: Problem, completion: Completion, mode: str = "au
         reasoning=completion.reasoning,
         finish_reason=completion.finish_reason,
         mode=mode,
+        user_stops=user_stops,
     )
 
 
@@ -228,13 +238,12 @@ def _failed(failure: AnswerFailure | None, finish_reason: str) -> Extracted:
 # ---- finding the code ----------------------------------------------------------------------
 
 
-def _find_code(
-    text: str, problem: Problem, finish_reason: str
-) -> tuple[str, str, list[str]] | None:
-    """The code, where it was found, and the other candidate blocks (for definitions)."""
+def _find_code(text: str, problem: Problem, cut: bool) -> tuple[str, str, list[str]] | None:
+    """The code, where it was found, and the other candidate blocks (for definitions); `cut`:
+    the answer was cut short (by length or a user's stop), so an unclosed final block counts."""
     blocks = fenced_blocks(text)
     if blocks is not None:
-        return _choose_block(blocks, problem, finish_reason)
+        return _choose_block(blocks, problem, cut)
     whole = _trim_blank_lines(text)
     if _is_code(whole):
         return whole, "whole-answer", []
@@ -279,9 +288,9 @@ def _language(info: str) -> str:
 
 
 def _choose_block(
-    blocks: list[_Block], problem: Problem, finish_reason: str
+    blocks: list[_Block], problem: Problem, cut: bool
 ) -> tuple[str, str, list[str]] | None:
-    usable = [b for b in blocks if (b.closed or finish_reason == "length") and b.code.strip()]
+    usable = [b for b in blocks if (b.closed or cut) and b.code.strip()]
     candidates = [b for b in usable if b.language == "python"]
     if not candidates:
         candidates = [b for b in usable if b.language == "" and _is_code(b.code)]

@@ -247,7 +247,9 @@ def _chat_rows(bench: Benchmark, extract: str) -> RowMaker:
         params: SamplingParams,
         settings: dict[str, Any],
     ) -> dict[str, Any]:
-        found = extract_completion(bench.problems[request.task_id], completion, extract)
+        found = extract_completion(
+            bench.problems[request.task_id], completion, extract, user_stops=bool(params.stop)
+        )
         base = sample_row(request, completion, params, settings)
         del base["completion"]
         return {

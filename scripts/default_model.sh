@@ -17,7 +17,7 @@
 #   evaluate   run every sample in the sandbox; pass@k with confidence intervals; then
 #              the doctests benchmark of the corpus's held-out split (n=$N, T=0.8)
 #
-# Two more stages, run only when named: the Codex-S data and fine-tuning (Chen et al. 2021,
+# Three more stages, run only when named: the Codex-S data and fine-tuning (Chen et al. 2021,
 # section 4), on top of the model in $BASE (models/passk-tiny):
 #   mine       passk mine --no-trace over the standard library (its corpus, $WORK/stdlib-corpus,
 #              built first), this interpreter's site-packages, /usr/lib/python3/dist-packages and
@@ -31,6 +31,9 @@
 #              $FT_CONTEXT (longer examples left out), $FT_WARMUP warmup steps, validation every
 #              $FT_EVAL steps with patience 3, seed 0; $FT_TIME_BUDGET seconds fit the schedule
 #              to the time (unset: $FT_EPOCHS passes)
+#   docstring  Codex-D (section 5): passk finetune $BASE --task docstring on the same problems
+#              and settings into $WORK/codex-d (signature and body in, docstring out), the
+#              model `passk rank --back-translation --docstring-model` takes; DOC_TIME_BUDGET
 #   The run in the README (section Fine-tuning) was `FT_TIME_BUDGET=2100 scripts/default_model.sh
 #   mine finetune` on 2 shared CPU cores: 25 min of mining, then 16 min of fine-tuning that
 #   stopped early at step 40 and kept step 10's model.
@@ -40,6 +43,7 @@
 # CONTEXT (1024), BATCH_TOKENS (131072), TIME_BUDGET (seconds for training; the schedule is
 # fitted to it), MICRO_BATCH (sequences a forward pass, 32; the shipped model used 128), N
 # (100), GEN_BATCH (rows sampled together, 64), GEN_TIMEOUT (seconds per temperature, none),
+# TEMPS (the temperatures of samples/evaluate, "0.2 0.8"), CARD (their runs, $WORK/card),
 # PASSK (the passk command); for mine/finetune: BASE (models/passk-tiny), FT_VALID (64),
 # FT_BATCH (16), FT_CONTEXT (512), FT_WARMUP (10), FT_EVAL (10), FT_EPOCHS (1), FT_TIME_BUDGET.
 # The shipped model was trained on one NVIDIA H200 in 295 s (models/passk-tiny/README.md); on
@@ -57,6 +61,8 @@ BATCH_TOKENS=${BATCH_TOKENS:-131072}
 MICRO_BATCH=${MICRO_BATCH:-32}
 N=${N:-100}
 GEN_BATCH=${GEN_BATCH:-64}
+TEMPS=${TEMPS:-0.2 0.8}
+CARD=${CARD:-$WORK/card}
 PASSK=${PASSK:-passk}
 BASE=${BASE:-models/passk-tiny}
 FT_VALID=${FT_VALID:-64}
@@ -122,8 +128,8 @@ install() {
 
 samples() {
   local t
-  for t in 0.2 0.8; do
-    local out="$WORK/card/humaneval-n$N-t$t"
+  for t in $TEMPS; do
+    local out="$CARD/humaneval-n$N-t$t"
     mkdir -p "$out"
     [ -f "$out/samples.jsonl" ] && continue
     local resume=()
@@ -138,14 +144,18 @@ samples() {
 
 evaluate() {
   local t
-  for t in 0.2 0.8; do
-    local out="$WORK/card/humaneval-n$N-t$t"
+  for t in $TEMPS; do
+    local out="$CARD/humaneval-n$N-t$t"
     "${passk[@]}" evaluate "$out/samples.jsonl" --k 1,10,100 --no-progress \
       --out "$out/results.jsonl"
   done
+  if [ ! -d "$WORK/corpus" ]; then
+    log "evaluate: no corpus in $WORK, so no doctests benchmark"
+    return
+  fi
   "${passk[@]}" run "$MODEL" --benchmark "doctests:$WORK/corpus" --n "$N" --temperature 0.8 \
     --top-p 0.95 --max-tokens 128 --seed 0 --batch-size "$GEN_BATCH" --k 1,10,100 \
-    --no-progress --resume --out "$WORK/card/doctests-n$N-t0.8"
+    --no-progress --resume --out "$CARD/doctests-n$N-t0.8"
 }
 
 mine() {
@@ -182,15 +192,33 @@ finetune() {
     --out "$out" "${budget[@]}"
 }
 
-for stage in "${stages[@]}"; do
-  case "$stage" in
-    corpus | tokenizer | tokens | train | install | samples | evaluate | mine | finetune)
-      log "stage $stage"
-      "$stage"
-      ;;
+docstring() {
+  local out="$WORK/codex-d" budget=()
+  [ -n "${DOC_TIME_BUDGET:-}" ] && budget=(--time-budget "$DOC_TIME_BUDGET")
+  if [ -d "$out/checkpoint" ] && [ ! -f "$out/summary.json" ]; then
+    "${passk[@]}" finetune --resume "$out" --no-progress "${budget[@]}"
+    return
+  fi
+  [ -f "$out/summary.json" ] && { log "docstring: finished already"; return; }
+  "${passk[@]}" finetune "$BASE" --task docstring --data "$WORK/mined/codex-s.jsonl" \
+    --valid-data "$WORK/mined/codex-s.valid.jsonl" --epochs "$FT_EPOCHS" --patience 3 \
+    --batch-size "$FT_BATCH" --micro-batch 8 --context "$FT_CONTEXT" --warmup-steps "$FT_WARMUP" \
+    --eval-interval "$FT_EVAL" --checkpoint-interval "$FT_EVAL" --seed 0 --no-progress \
+    --out "$out" "${budget[@]}"
+}
+
+known="corpus tokenizer tokens train install samples evaluate mine finetune docstring"
+for stage in "${stages[@]}"; do  # every name checked before any stage runs
+  case " $known " in
+    *" $stage "*) ;;
     *)
-      echo "default_model.sh: unknown stage '$stage' (corpus tokenizer tokens train install samples evaluate mine finetune)" >&2
+      echo "default_model.sh: unknown stage '$stage' ($known)" >&2
       exit 2
       ;;
   esac
+done
+
+for stage in "${stages[@]}"; do
+  log "stage $stage"
+  "$stage"
 done

@@ -7,6 +7,8 @@ scripts/default_model.sh makes, not from the test suite.
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +55,21 @@ def test_sampled_completions_are_cut_at_stop_sequences(model: LocalBackend, huma
         assert not any(stop in completion.text for stop in STOP_SEQUENCES)
         assert completion.num_tokens <= 96
         assert len(completion.token_logprobs) == completion.num_tokens
+
+
+def test_the_reproduction_script_refuses_an_unknown_stage_before_any_work(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parent.parent / "scripts" / "default_model.sh"
+    work = tmp_path / "work"
+    done = subprocess.run(
+        ["bash", str(script), "mine", "nope"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PASSK": "false", "WORK": str(work)},
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        "default_model.sh: unknown stage 'nope' (corpus tokenizer tokens train install samples "
+        "evaluate mine finetune docstring)\n"
+    )
+    assert not work.exists()  # `mine`, named first, never ran

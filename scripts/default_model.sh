@@ -34,9 +34,11 @@
 #   docstring  Codex-D (section 5): passk finetune $BASE --task docstring on the same problems
 #              and settings into $WORK/codex-d (signature and body in, docstring out), the
 #              model `passk rank --back-translation --docstring-model` takes; DOC_TIME_BUDGET
-#   The run in the README (section Fine-tuning) was `FT_TIME_BUDGET=2100 scripts/default_model.sh
-#   mine finetune` on 2 shared CPU cores: 25 min of mining, then 16 min of fine-tuning that
-#   stopped early at step 40 and kept step 10's model.
+#   The runs in the README (section Fine-tuning) were `FT_VALID=200 FT_EVAL=30
+#   FT_TIME_BUDGET=3000 DOC_TIME_BUDGET=900 scripts/default_model.sh mine finetune docstring` on
+#   the 2-core CPU: 25 min of mining, 51 min of Codex-S (one epoch, 1.51M tokens), 15 min of
+#   Codex-D; then `MODEL=$WORK/codex-s CARD=$WORK/card-s TEMPS=0.8 scripts/default_model.sh
+#   samples evaluate` (N=100; and N=10 at T=0.2, N=20 at T=1.0).
 #
 # Settings (environment): WORK (data/default-model), MODEL (models/passk-tiny), TOKENS
 # (training tokens; default 182,321,152, the shipped model's 1,391 steps), PRESET (tiny),

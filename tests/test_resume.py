@@ -136,7 +136,11 @@ def run_and_stop(
     sleep_s: float,
     after: int,
 ) -> Stopped:
-    """Start a run; send `sig` once the journal holds `after` verdicts; wait for the exit."""
+    """Start a run; send `sig` once the journal holds `after` verdicts; wait for the exit.
+
+    The samples' sleeps keep the run going for seconds after that (each remaining sample sleeps
+    `sleep_s` every `sleep_every`), so that on a loaded machine the signal still lands mid-run
+    (with 0.1 s, a run under heavy load once finished before its SIGINT took effect)."""
     samples = write_samples(dir, humaneval, n, sleep_every=sleep_every, sleep_s=sleep_s)
     proc = passk(dir)
     try:
@@ -227,7 +231,7 @@ def test_interrupt_keeps_the_journal_for_resume(
     tmp_path: Path, humaneval: Benchmark, procs, sig: int
 ) -> None:
     stopped = run_and_stop(
-        tmp_path, humaneval, procs, sig, n=36, sleep_every=1, sleep_s=0.1, after=8
+        tmp_path, humaneval, procs, sig, n=36, sleep_every=1, sleep_s=0.3, after=8
     )
     assert stopped.returncode == 130, stopped.stderr
     assert "Traceback" not in stopped.stderr
@@ -250,7 +254,7 @@ def test_resume_with_another_timeout_is_refused(
     tmp_path: Path, humaneval: Benchmark, procs
 ) -> None:
     stopped = run_and_stop(
-        tmp_path, humaneval, procs, signal.SIGINT, n=16, sleep_every=1, sleep_s=0.1, after=2
+        tmp_path, humaneval, procs, signal.SIGINT, n=16, sleep_every=1, sleep_s=0.3, after=2
     )
     assert stopped.returncode == 130
     journal = (tmp_path / JOURNAL).read_bytes()
@@ -266,7 +270,7 @@ def test_resume_with_another_timeout_is_refused(
 
 def test_torn_last_journal_line_is_tolerated(tmp_path: Path, humaneval: Benchmark, procs) -> None:
     stopped = run_and_stop(
-        tmp_path, humaneval, procs, signal.SIGINT, n=30, sleep_every=1, sleep_s=0.1, after=9
+        tmp_path, humaneval, procs, signal.SIGINT, n=30, sleep_every=1, sleep_s=0.3, after=9
     )
     assert stopped.returncode == 130
     path = tmp_path / JOURNAL

@@ -84,7 +84,14 @@ def passk(dir: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A suite started in the background (`nohup make check &`) inherits SIGINT ignored, and
+        # so would passk, which then runs to the end: the tests' Ctrl-C must be a Ctrl-C.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
@@ -136,11 +143,7 @@ def run_and_stop(
     sleep_s: float,
     after: int,
 ) -> Stopped:
-    """Start a run; send `sig` once the journal holds `after` verdicts; wait for the exit.
-
-    The samples' sleeps keep the run going for seconds after that (each remaining sample sleeps
-    `sleep_s` every `sleep_every`), so that on a loaded machine the signal still lands mid-run
-    (with 0.1 s, a run under heavy load once finished before its SIGINT took effect)."""
+    """Start a run; send `sig` once the journal holds `after` verdicts; wait for the exit."""
     samples = write_samples(dir, humaneval, n, sleep_every=sleep_every, sleep_s=sleep_s)
     proc = passk(dir)
     try:
@@ -231,7 +234,7 @@ def test_interrupt_keeps_the_journal_for_resume(
     tmp_path: Path, humaneval: Benchmark, procs, sig: int
 ) -> None:
     stopped = run_and_stop(
-        tmp_path, humaneval, procs, sig, n=36, sleep_every=1, sleep_s=0.3, after=8
+        tmp_path, humaneval, procs, sig, n=36, sleep_every=1, sleep_s=0.1, after=8
     )
     assert stopped.returncode == 130, stopped.stderr
     assert "Traceback" not in stopped.stderr
@@ -254,7 +257,7 @@ def test_resume_with_another_timeout_is_refused(
     tmp_path: Path, humaneval: Benchmark, procs
 ) -> None:
     stopped = run_and_stop(
-        tmp_path, humaneval, procs, signal.SIGINT, n=16, sleep_every=1, sleep_s=0.3, after=2
+        tmp_path, humaneval, procs, signal.SIGINT, n=16, sleep_every=1, sleep_s=0.1, after=2
     )
     assert stopped.returncode == 130
     journal = (tmp_path / JOURNAL).read_bytes()
@@ -270,7 +273,7 @@ def test_resume_with_another_timeout_is_refused(
 
 def test_torn_last_journal_line_is_tolerated(tmp_path: Path, humaneval: Benchmark, procs) -> None:
     stopped = run_and_stop(
-        tmp_path, humaneval, procs, signal.SIGINT, n=30, sleep_every=1, sleep_s=0.3, after=9
+        tmp_path, humaneval, procs, signal.SIGINT, n=30, sleep_every=1, sleep_s=0.1, after=9
     )
     assert stopped.returncode == 130
     path = tmp_path / JOURNAL

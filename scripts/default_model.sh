@@ -38,7 +38,7 @@
 #   FT_TIME_BUDGET=3000 DOC_TIME_BUDGET=900 scripts/default_model.sh mine finetune docstring` on
 #   the 2-core CPU: 25 min of mining, 51 min of Codex-S (one epoch, 1.51M tokens), 15 min of
 #   Codex-D; then `MODEL=$WORK/codex-s CARD=$WORK/card-s TEMPS=0.8 scripts/default_model.sh
-#   samples evaluate` (N=100; and N=10 at T=0.2, N=20 at T=1.0).
+#   samples evaluate` (N=100; N=100 at T=1.0 and N=10 at T=0.2 the same way).
 #
 # Settings (environment): WORK (data/default-model), MODEL (models/passk-tiny), TOKENS
 # (training tokens; default 182,321,152, the shipped model's 1,391 steps), PRESET (tiny),

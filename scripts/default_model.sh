@@ -179,35 +179,26 @@ mine() {
   mv "$mined/codex-s.jsonl.tmp" "$mined/codex-s.jsonl"
 }
 
-finetune() {
-  local out="$WORK/codex-s" budget=()
-  [ -n "${FT_TIME_BUDGET:-}" ] && budget=(--time-budget "$FT_TIME_BUDGET")
+# fine_tune STAGE TASK OUT BUDGET: `passk finetune $BASE --task TASK` on the mined problems into
+# OUT (resumed where a checkpoint is left), BUDGET seconds at most when set.
+fine_tune() {
+  local stage=$1 task=$2 out=$3 budget=()
+  [ -n "$4" ] && budget=(--time-budget "$4")
   if [ -d "$out/checkpoint" ] && [ ! -f "$out/summary.json" ]; then
     "${passk[@]}" finetune --resume "$out" --no-progress "${budget[@]}"
     return
   fi
-  [ -f "$out/summary.json" ] && { log "finetune: finished already"; return; }
-  "${passk[@]}" finetune "$BASE" --data "$WORK/mined/codex-s.jsonl" \
+  [ -f "$out/summary.json" ] && { log "$stage: finished already"; return; }
+  "${passk[@]}" finetune "$BASE" --task "$task" --data "$WORK/mined/codex-s.jsonl" \
     --valid-data "$WORK/mined/codex-s.valid.jsonl" --epochs "$FT_EPOCHS" --patience 3 \
     --batch-size "$FT_BATCH" --micro-batch 8 --context "$FT_CONTEXT" --warmup-steps "$FT_WARMUP" \
     --eval-interval "$FT_EVAL" --checkpoint-interval "$FT_EVAL" --seed 0 --no-progress \
     --out "$out" "${budget[@]}"
 }
 
-docstring() {
-  local out="$WORK/codex-d" budget=()
-  [ -n "${DOC_TIME_BUDGET:-}" ] && budget=(--time-budget "$DOC_TIME_BUDGET")
-  if [ -d "$out/checkpoint" ] && [ ! -f "$out/summary.json" ]; then
-    "${passk[@]}" finetune --resume "$out" --no-progress "${budget[@]}"
-    return
-  fi
-  [ -f "$out/summary.json" ] && { log "docstring: finished already"; return; }
-  "${passk[@]}" finetune "$BASE" --task docstring --data "$WORK/mined/codex-s.jsonl" \
-    --valid-data "$WORK/mined/codex-s.valid.jsonl" --epochs "$FT_EPOCHS" --patience 3 \
-    --batch-size "$FT_BATCH" --micro-batch 8 --context "$FT_CONTEXT" --warmup-steps "$FT_WARMUP" \
-    --eval-interval "$FT_EVAL" --checkpoint-interval "$FT_EVAL" --seed 0 --no-progress \
-    --out "$out" "${budget[@]}"
-}
+finetune() { fine_tune finetune solution "$WORK/codex-s" "${FT_TIME_BUDGET:-}"; }
+
+docstring() { fine_tune docstring docstring "$WORK/codex-d" "${DOC_TIME_BUDGET:-}"; }
 
 known="corpus tokenizer tokens train install samples evaluate mine finetune docstring"
 for stage in "${stages[@]}"; do  # every name checked before any stage runs

@@ -59,6 +59,10 @@ class Scripted(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         time.sleep(self.delay_s)
         content = answer_for(body["messages"][-1]["content"], int(body.get("seed") or 0))
+        self._answer(content)
+
+    def _answer(self, content: str) -> None:
+        """A chat completion with one choice that ended by "stop"."""
         self._send(
             {
                 "choices": [
@@ -157,18 +161,7 @@ class Continuing(Scripted):
         content = problem.prompt + problem.canonical_solution + "```\nIt runs in linear time."
         for stop in body.get("stop") or []:
             content = content.split(stop)[0]
-        self._send(
-            {
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 50, "completion_tokens": 20},
-            }
-        )
+        self._answer(content)
 
 
 @pytest.mark.parametrize("stop", [None, "```"])
